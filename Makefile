@@ -1,0 +1,53 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The CPU wheel of torch; a bare `torch` requirement would pull a multi-GB CUDA build.
+# Elsewhere: make run PIP_TORCH_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_SPEC ?= torch==2.13.0
+PIP_TORCH_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 7860
+
+.PHONY: install run index test test-fast lint eval bench browser-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install $(PIP_TORCH_ARGS) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -e ".[formats,eval,test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: install
+	$(BIN)/assistant ingest
+
+run: index
+	$(BIN)/assistant ui --host $(HOST) --port $(PORT)
+
+# Browser tests drive Debian's Chromium; never let a test tool download its own browser.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser-deps
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not integration and not browser"
+
+lint: install
+	$(BIN)/ruff check assistant ui tests scripts
+
+eval: index
+	$(BIN)/assistant eval --report reports/article
+
+bench: index
+	$(BIN)/assistant bench
+
+clean:
+	rm -rf .assistant reports .pytest_cache .hypothesis

@@ -1,0 +1,249 @@
+"""Answerers: the extractive default (offline, no key), their shared Answer/Citation types,
+and the citation checks every answerer must pass."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .chunking import Span
+from .documents import Document
+from .retrieval import Passage, tokenize
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One `[n]` marker: an exact span of a document and where it sits in that document."""
+
+    n: int
+    doc_id: str
+    start: int
+    end: int
+    quote: str  # always document.text[start:end]
+    score: float
+    title: str = ""
+    source: str = ""
+    outlet: str = ""
+    paragraph: int | None = None  # "¶ n" counting paragraphs and list items
+    section: str = ""  # the heading above the span
+
+    def label(self) -> str:
+        """Human-readable provenance: “Title”, outlet, ¶ n."""
+        parts = [f"“{self.title}”" if self.title else self.doc_id]
+        if self.outlet:
+            parts.append(self.outlet)
+        if self.paragraph:
+            parts.append(f"¶ {self.paragraph}")
+        return ", ".join(parts)
+
+
+@dataclass
+class Answer:
+    """What `Assistant.ask` returns."""
+
+    text: str
+    abstained: bool
+    citations: list[Citation]
+    query: str  # the query actually retrieved (rewritten from history when needed)
+    question: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    passages: list[Passage] = field(default_factory=list)
+    answerer: str = "extractive"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (`assistant ask --json`)."""
+        return {
+            "question": self.question, "query": self.query, "text": self.text,
+            "abstained": self.abstained, "answerer": self.answerer,
+            "citations": [asdict(c) for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "timings": dict(self.timings),
+        }
+
+
+class SpanSource(Protocol):
+    """What an answerer needs from the index: documents, their sentences, sentence vectors."""
+
+    def spans(self, doc_id: str) -> Any: ...
+    def sentence_vectors(self, spans: list[Span]) -> dict[str, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class Params:
+    """Scoring weights and the abstention threshold, fitted by scripts/calibrate.py."""
+
+    w_lex: float = 0.5  # weight of IDF-weighted query-term coverage
+    w_novel: float = 0.5  # penalty for query terms that no document contains at all
+    w_rank: float = 0.1  # prior from the rank of the passage holding the sentence
+    threshold: float = 0.45  # best support below this -> abstain
+    margin: float = 0.08  # extra sentences must score within this of the best one
+    max_sentences: int = 3
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION_FILE) -> Params:
+        """The calibrated parameters shipped with the package (defaults when absent)."""
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{k: v for k, v in data.get("params", {}).items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Candidate:
+    """A sentence the answerer might cite, with the features its score is made of."""
+
+    span: Span
+    dense: float
+    lex: float
+    rank: int  # rank of the best retrieved passage that holds it (0 = top)
+    heading: bool
+
+    def score(self, p: Params) -> float:
+        """Support for the query; comparable across questions, so it can be thresholded."""
+        return self.dense + p.w_lex * self.lex + p.w_rank / (1 + self.rank) - (0.15 if self.heading else 0.0)
+
+
+class ExtractiveAnswerer:
+    """Quotes the sentences that best support the query; abstains when support is weak."""
+
+    name = "extractive"
+
+    def __init__(self, source: SpanSource, embeddings, params: Params | None = None) -> None:
+        self.source = source
+        self.embeddings = embeddings
+        self.params = params or Params.load()
+        self._idf: dict[str, float] = {}
+        self._idf_key: tuple = ()
+
+    # -- features ----------------------------------------------------------------------
+    def idf(self, docs: list[Document]) -> dict[str, float]:
+        """Inverse sentence frequency of every stemmed term in the documents."""
+        key = tuple((d.id, len(d.text)) for d in docs)
+        if key != self._idf_key:
+            sents = [s.text for d in docs for s in self.source.spans(d.id).sentences]
+            df: dict[str, int] = {}
+            for toks in tokenize(sents) if sents else []:
+                for t in set(toks):
+                    df[t] = df.get(t, 0) + 1
+            n = max(len(sents), 1)
+            self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
+            self._idf_key = key
+        return self._idf
+
+    def candidates(self, query: str, passages: list[Passage], docs: list[Document]) -> tuple[list[Candidate], float]:
+        """Scored candidate sentences from the passages, and the query's novelty."""
+        idf = self.idf(docs)
+        q_terms = set(tokenize([query])[0])
+        unseen = math.log(1 + max(len(idf), 1))  # weight of a term no document has
+        q_weight = {t: idf.get(t, unseen) for t in q_terms}
+        total = sum(q_weight.values())
+        novel = sum(w for t, w in q_weight.items() if t not in idf) / total if total else 0.0
+
+        found: dict[str, tuple[Span, int]] = {}
+        for rank, p in enumerate(passages):
+            for s in self.source.spans(p.doc_id).sentences:
+                if s.start < p.end and s.end > p.start and s.id not in found:
+                    found[s.id] = (s, rank)
+        if not found:
+            return [], novel
+        spans = [s for s, _ in found.values()]
+        vectors = self.source.sentence_vectors(spans)
+        q_vec = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+        tokens = tokenize([s.text for s in spans])
+        out = []
+        for s, toks in zip(spans, tokens, strict=True):
+            vec = vectors.get(s.id)
+            dense = float(vec @ q_vec) if vec is not None else 0.0
+            lex = sum(q_weight[t] for t in q_terms & set(toks)) / total if total else 0.0
+            block = self.source.spans(s.doc_id).doc.block_at(s.start)
+            heading = block is not None and block.kind in ("title", "heading", "meta")
+            out.append(Candidate(s, dense, lex, found[s.id][1], heading))
+        return out, novel
+
+    # -- decision ----------------------------------------------------------------------
+    def select(self, cands: list[Candidate], novel: float, p: Params | None = None) -> list[Candidate]:
+        """The sentences to quote, in document order; [] means abstain."""
+        p = p or self.params
+        if not cands:
+            return []
+        ranked = sorted(cands, key=lambda c: -c.score(p))
+        best = ranked[0].score(p)
+        if best - p.w_novel * novel < p.threshold:
+            return []
+        chosen = [c for c in ranked[: p.max_sentences] if c.score(p) >= best - p.margin and not c.heading]
+        chosen = chosen or ranked[:1]
+        return sorted(chosen, key=lambda c: (c.span.doc_id, c.span.start))
+
+    def answer(self, question: str, query: str, passages: list[Passage], docs: list[Document]) -> Answer:
+        """Compose a short, fully cited answer, or a plain abstention."""
+        cands, novel = self.candidates(query, passages, docs)
+        chosen = self.select(cands, novel)
+        by_id = {d.id: d for d in docs}
+        if not chosen:
+            return Answer(abstention_text(question, len(docs)), True, [], query, question,
+                          passages=passages, answerer=self.name)
+        citations = [make_citation(i, by_id[c.span.doc_id], c.span, c.score(self.params))
+                     for i, c in enumerate(chosen, start=1)]
+        text = " ".join(f"{_as_sentence(c.quote)} [{c.n}]" for c in citations)
+        return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
+
+
+def _as_sentence(quote: str) -> str:
+    # Headings and bullet labels read as fragments; a final period makes the answer read cleanly.
+    q = " ".join(quote.split())
+    return q if q[-1:] in ".!?…\"”'’)" else q + "."
+
+
+def abstention_text(question: str, n_docs: int) -> str:
+    """The plain refusal shown when the documents do not answer."""
+    what = "article" if n_docs <= 1 else "documents"
+    q = " ".join(question.split())
+    return f"The {what} does not say. None of its passages answers “{q}”." if n_docs <= 1 else \
+        f"The {what} do not say. None of their passages answers “{q}”."
+
+
+def make_citation(n: int, doc: Document, span: Span, score: float) -> Citation:
+    """A citation for a span, with its paragraph number and section heading."""
+    block = doc.block_at(span.start)
+    return Citation(
+        n=n, doc_id=doc.id, start=span.start, end=span.end, quote=doc.text[span.start : span.end],
+        score=round(score, 4), title=doc.title, source=doc.source,
+        outlet=str(doc.metadata.get("outlet", "")),
+        paragraph=block.number if block else None, section=doc.heading_before(span.start),
+    )
+
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def check_citations(answer: Answer, docs: list[Document]) -> list[str]:
+    """Problems with an answer's citations ([] when every contract holds)."""
+    problems = []
+    by_id = {d.id: d for d in docs}
+    numbers = [c.n for c in answer.citations]
+    if numbers != list(range(1, len(numbers) + 1)):
+        problems.append(f"citations are not numbered 1..n in order: {numbers}")
+    for c in answer.citations:
+        doc = by_id.get(c.doc_id)
+        if doc is None:
+            problems.append(f"[{c.n}] cites unknown document {c.doc_id!r}")
+        elif not (0 <= c.start < c.end <= len(doc.text)) or doc.text[c.start : c.end] != c.quote:
+            problems.append(f"[{c.n}] quote is not document.text[{c.start}:{c.end}]")
+    markers = {int(m) for m in _MARKER.findall(answer.text)}
+    if markers - set(numbers):
+        problems.append(f"markers without citations: {sorted(markers - set(numbers))}")
+    if set(numbers) - markers:
+        problems.append(f"citations never marked in the text: {sorted(set(numbers) - markers)}")
+    if answer.abstained and answer.citations:
+        problems.append("an abstention carries citations")
+    if not answer.abstained and not answer.citations:
+        problems.append("an answer without a single citation")
+    return problems

@@ -1,0 +1,85 @@
+"""The pipeline as a LangChain runnable: rewrite -> retrieve -> answer.
+
+Any answerer with `answer(question, query, passages, docs) -> Answer` plugs into the same chain.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from .retrieval import stopwords
+
+History = Sequence[tuple[str, str]]
+
+# A follow-up leans on an earlier turn: a pronoun, a demonstrative, or an elliptical opener.
+_ANAPHOR = re.compile(
+    r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|him|his|she|her|hers|"
+    r"there|one|ones|such|same|former|latter|the (?:company|partnership|deal|firm|alliance))\b",
+    re.I,
+)
+_ELLIPSIS = re.compile(r"^\s*(and|also|but|so|then|what about|how about|why|how come|and why)\b", re.I)
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question only makes sense with the turns before it."""
+    content = [w for w in re.findall(r"\w+", question.lower()) if w not in stopwords()]
+    return bool(_ANAPHOR.search(question)) or (bool(_ELLIPSIS.match(question)) and len(content) <= 4) \
+        or len(content) <= 1
+
+
+def rewrite(question: str, history: History | None) -> str:
+    """Make a follow-up self-contained by adding the topic words of the earlier questions."""
+    question = " ".join(question.split())
+    if not history or not is_follow_up(question):
+        return question
+    have = {w.lower() for w in re.findall(r"\w+", question)}
+    extra: list[str] = []
+    # Walk back until a question that stands on its own: its words carry the topic.
+    for past_question, _answer in reversed(list(history)):
+        for word in re.findall(r"[\w’'-]+", past_question):
+            low = word.lower()
+            if low not in stopwords() and low not in have and low not in {w.lower() for w in extra}:
+                extra.append(word)
+        if not is_follow_up(past_question):
+            break
+    return f"{question} ({' '.join(extra)})" if extra else question
+
+
+def _timed(name: str, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Runnable:
+    def step(state: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        out = fn(state)
+        out["timings"] = {**state.get("timings", {}), name: time.perf_counter() - t0}
+        return out
+
+    return RunnableLambda(step, name=name)
+
+
+def build_chain(retriever, answerer, documents: Callable[[], list]) -> Runnable:
+    """rewrite -> retrieve -> answer; input {"question", "history", "k"}, output an Answer."""
+
+    def do_rewrite(s):
+        return {**s, "query": rewrite(s["question"], s.get("history"))}
+
+    def do_retrieve(s):
+        return {**s, "passages": retriever.search(s["query"], s.get("k"))}
+
+    def do_answer(s):
+        return {**s, "answer": answerer.answer(s["question"], s["query"], s["passages"], documents())}
+
+    def finish(s):
+        answer = s["answer"]
+        answer.timings = {**s["timings"], "total": sum(s["timings"].values())}
+        return answer
+
+    return (
+        _timed("rewrite", do_rewrite)
+        | _timed("retrieve", do_retrieve)
+        | _timed("answer", do_answer)
+        | RunnableLambda(finish, name="finish")
+    )

