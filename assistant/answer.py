@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import features
 from .chunking import Span
 from .documents import Document
 from .retrieval import Passage, tokenize
@@ -76,15 +77,23 @@ class SpanSource(Protocol):
     def sentence_vectors(self, spans: list[Span]) -> dict[str, np.ndarray]: ...
 
 
+FEATURES = ("dense", "dense_question", "lex", "lex_question", "lex_context", "chunk_dense",
+            "rank_prior", "heading", "novel", "typed", "type_match")
+
+# Hand-set starting point; scripts/calibrate.py replaces these with weights fitted on data.
+_DEFAULT_WEIGHTS = {"dense": 4.0, "dense_question": 2.0, "lex": 2.0, "lex_question": 1.0,
+                    "lex_context": 1.0, "chunk_dense": 1.0, "rank_prior": 0.5, "heading": -1.0,
+                    "novel": -3.0, "typed": -1.0, "type_match": 1.0}
+
+
 @dataclass(frozen=True)
 class Params:
-    """Scoring weights and the abstention threshold, fitted by scripts/calibrate.py."""
+    """A logistic model of P(sentence answers the query) and the abstention threshold."""
 
-    w_lex: float = 0.5  # weight of IDF-weighted query-term coverage
-    w_novel: float = 0.5  # penalty for query terms that no document contains at all
-    w_rank: float = 0.1  # prior from the rank of the passage holding the sentence
-    threshold: float = 0.45  # best support below this -> abstain
-    margin: float = 0.08  # extra sentences must score within this of the best one
+    weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_WEIGHTS))
+    bias: float = -5.0
+    threshold: float = 0.5  # best sentence probability below this -> abstain
+    margin: float = 0.15  # extra sentences must be within this probability of the best one
     max_sentences: int = 3
 
     @classmethod
@@ -95,20 +104,22 @@ class Params:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(**{k: v for k, v in data.get("params", {}).items() if k in cls.__dataclass_fields__})
 
+    def probability(self, features: dict[str, float]) -> float:
+        """Logistic score of one candidate's features."""
+        z = self.bias + sum(self.weights.get(f, 0.0) * features.get(f, 0.0) for f in FEATURES)
+        return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+
 
 @dataclass
 class Candidate:
     """A sentence the answerer might cite, with the features its score is made of."""
 
     span: Span
-    dense: float
-    lex: float
-    rank: int  # rank of the best retrieved passage that holds it (0 = top)
-    heading: bool
+    features: dict[str, float]
 
-    def score(self, p: Params) -> float:
-        """Support for the query; comparable across questions, so it can be thresholded."""
-        return self.dense + p.w_lex * self.lex + p.w_rank / (1 + self.rank) - (0.15 if self.heading else 0.0)
+    @property
+    def heading(self) -> bool:
+        return self.features["heading"] > 0
 
 
 class ExtractiveAnswerer:
@@ -126,7 +137,7 @@ class ExtractiveAnswerer:
     # -- features ----------------------------------------------------------------------
     def idf(self, docs: list[Document]) -> dict[str, float]:
         """Inverse sentence frequency of every stemmed term in the documents."""
-        key = tuple((d.id, len(d.text)) for d in docs)
+        key = tuple((d.id, hash(d.text)) for d in docs)
         if key != self._idf_key:
             sents = [s.text for d in docs for s in self.source.spans(d.id).sentences]
             df: dict[str, int] = {}
@@ -138,59 +149,82 @@ class ExtractiveAnswerer:
             self._idf_key = key
         return self._idf
 
-    def candidates(self, query: str, passages: list[Passage], docs: list[Document]) -> tuple[list[Candidate], float]:
-        """Scored candidate sentences from the passages, and the query's novelty."""
+    def candidates(self, question: str, query: str, passages: list[Passage],
+                   docs: list[Document]) -> list[Candidate]:
+        """Every sentence inside the retrieved passages, with its features."""
         idf = self.idf(docs)
-        q_terms = set(tokenize([query])[0])
         unseen = math.log(1 + max(len(idf), 1))  # weight of a term no document has
-        q_weight = {t: idf.get(t, unseen) for t in q_terms}
-        total = sum(q_weight.values())
-        novel = sum(w for t, w in q_weight.items() if t not in idf) / total if total else 0.0
 
-        found: dict[str, tuple[Span, int]] = {}
+        def weights(text: str) -> dict[str, float]:
+            return {t: idf.get(t, unseen) for t in set(tokenize([text])[0])}
+
+        q_w, qq_w = weights(query), weights(question)
+        novel = features.novelty(qq_w, idf)
+        kind = features.answer_type(question)
+
+        found: dict[str, tuple[Span, int, Passage]] = {}
         for rank, p in enumerate(passages):
-            for s in self.source.spans(p.doc_id).sentences:
+            spans = self.source.spans(p.doc_id)
+            for s in spans.sentences:
                 if s.start < p.end and s.end > p.start and s.id not in found:
-                    found[s.id] = (s, rank)
+                    block = spans.doc.block_at(s.start)
+                    # Section headings label what follows; they are not claims to quote.
+                    if block is None or block.kind != "heading":
+                        found[s.id] = (s, rank, p)
         if not found:
-            return [], novel
-        spans = [s for s, _ in found.values()]
+            return []
+        spans = [s for s, _, _ in found.values()]
         vectors = self.source.sentence_vectors(spans)
         q_vec = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
-        tokens = tokenize([s.text for s in spans])
+        qq_vec = q_vec if question == query else np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+        dense_floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
+        contexts = {p.start: set(tokenize([p.text])[0]) for p in passages}
         out = []
-        for s, toks in zip(spans, tokens, strict=True):
+        for s, toks in zip(spans, tokenize([s.text for s in spans]), strict=True):
+            _, rank, passage = found[s.id]
             vec = vectors.get(s.id)
-            dense = float(vec @ q_vec) if vec is not None else 0.0
-            lex = sum(q_weight[t] for t in q_terms & set(toks)) / total if total else 0.0
+            terms = set(toks)
             block = self.source.spans(s.doc_id).doc.block_at(s.start)
-            heading = block is not None and block.kind in ("title", "heading", "meta")
-            out.append(Candidate(s, dense, lex, found[s.id][1], heading))
-        return out, novel
+            out.append(Candidate(s, {
+                "dense": float(vec @ q_vec) if vec is not None else 0.0,
+                "dense_question": float(vec @ qq_vec) if vec is not None else 0.0,
+                "lex": features.coverage(q_w, terms),
+                "lex_question": features.coverage(qq_w, terms),
+                "lex_context": features.coverage(q_w, contexts[passage.start]),
+                "chunk_dense": passage.dense_score if passage.dense_score is not None else dense_floor,
+                "rank_prior": 1.0 / (1 + rank),
+                "heading": 1.0 if block is not None and block.kind in ("title", "meta") else 0.0,
+                "novel": novel,
+                "typed": 1.0 if kind else 0.0,
+                "type_match": 1.0 if kind and features.has_type(s.text, kind) else 0.0,
+            }))
+        return out
 
     # -- decision ----------------------------------------------------------------------
-    def select(self, cands: list[Candidate], novel: float, p: Params | None = None) -> list[Candidate]:
+    def select(self, cands: list[Candidate], p: Params | None = None) -> list[Candidate]:
         """The sentences to quote, in document order; [] means abstain."""
         p = p or self.params
         if not cands:
             return []
-        ranked = sorted(cands, key=lambda c: -c.score(p))
-        best = ranked[0].score(p)
-        if best - p.w_novel * novel < p.threshold:
+        scored = sorted(((p.probability(c.features), c) for c in cands), key=lambda x: -x[0])
+        best = scored[0][0]
+        if best < p.threshold:
             return []
-        chosen = [c for c in ranked[: p.max_sentences] if c.score(p) >= best - p.margin and not c.heading]
-        chosen = chosen or ranked[:1]
+        floor = max(p.threshold, best - p.margin)
+        chosen = [c for prob, c in scored[: p.max_sentences] if prob >= floor]
+        # A heading is a weak answer when a body sentence also qualifies.
+        body = [c for c in chosen if not c.heading]
+        chosen = body or chosen
         return sorted(chosen, key=lambda c: (c.span.doc_id, c.span.start))
 
     def answer(self, question: str, query: str, passages: list[Passage], docs: list[Document]) -> Answer:
         """Compose a short, fully cited answer, or a plain abstention."""
-        cands, novel = self.candidates(query, passages, docs)
-        chosen = self.select(cands, novel)
+        chosen = self.select(self.candidates(question, query, passages, docs))
         by_id = {d.id: d for d in docs}
         if not chosen:
             return Answer(abstention_text(question, len(docs)), True, [], query, question,
                           passages=passages, answerer=self.name)
-        citations = [make_citation(i, by_id[c.span.doc_id], c.span, c.score(self.params))
+        citations = [make_citation(i, by_id[c.span.doc_id], c.span, self.params.probability(c.features))
                      for i, c in enumerate(chosen, start=1)]
         text = " ".join(f"{_as_sentence(c.quote)} [{c.n}]" for c in citations)
         return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
@@ -198,7 +232,8 @@ class ExtractiveAnswerer:
 
 def _as_sentence(quote: str) -> str:
     # Headings and bullet labels read as fragments; a final period makes the answer read cleanly.
-    q = " ".join(quote.split())
+    # A quoted footnote marker ("[7]") would read as one of our citations: drop it from the text.
+    q = " ".join(_MARKER.sub("", quote).split())
     return q if q[-1:] in ".!?…\"”'’)" else q + "."
 
 

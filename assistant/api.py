@@ -42,6 +42,8 @@ class Assistant:
         bot = cls(index, settings)
         if not index.documents:
             bot.ingest([settings.corpus_dir])
+        elif not index.is_complete():  # e.g. the embedding model changed: re-embed what is registered
+            index.add(index.documents)
         return bot
 
     @classmethod
@@ -87,7 +89,7 @@ class Assistant:
         question = check_question(question)
         history = _check_history(history)
         return self.chain.invoke({"question": question, "history": history,
-                                  "k": _check_k(k or self.settings.k)})
+                                  "k": _check_k(self.settings.k if k is None else k)})
 
     def stream(self, question: str, history: History | None = None, k: int | None = None
                ) -> Iterator[tuple[str, Answer | None]]:
@@ -128,9 +130,24 @@ def _check_k(k: Any) -> int:
 
 
 def _check_history(history: Any) -> list[tuple[str, str]]:
+    """(question, answer) pairs; chat "messages" ({"role", "content"} dicts) are paired up too."""
     if history is None:
         return []
+    items = list(history) if isinstance(history, list | tuple) else None
+    if items and all(isinstance(m, dict) for m in items):
+        pairs, question = [], None
+        for m in items:
+            if m.get("role") == "user":
+                question = str(m.get("content", ""))
+            elif m.get("role") == "assistant" and question is not None:
+                pairs.append((question, str(m.get("content", ""))))
+                question = None
+        return pairs
     try:
-        return [(str(q), str(a)) for q, a in history]
-    except (TypeError, ValueError):
-        raise ConfigError("history must be a list of (question, answer_text) pairs") from None
+        if items is None or any(isinstance(p, str | dict) or len(p) != 2 for p in items):
+            raise TypeError
+        return [(str(q), str(a)) for q, a in items]
+    except TypeError:
+        raise ConfigError(
+            "history must be a list of (question, answer_text) pairs or of {'role', 'content'} messages"
+        ) from None

@@ -6,6 +6,7 @@ Invariant (property-tested): text[span.start:span.end] is exactly the sentence o
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -20,12 +21,18 @@ class Span:
     start: int
     end: int
     text: str
+    context: str = ""  # what the sentence leans on (heading, lead-in, antecedent); embedded with it
 
     @property
     def id(self) -> str:
-        """Content-derived id: same document, place and text -> same id."""
-        key = f"{self.doc_id}\x00{self.start}\x00{self.end}\x00{self.text}"
+        """Content-derived id: same document, place, text and context -> same id."""
+        key = f"{self.doc_id}\x00{self.start}\x00{self.end}\x00{self.text}\x00{self.context}"
         return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+    @property
+    def embed_text(self) -> str:
+        """The text the encoder sees: the span, preceded by its context when it has one."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
 
 
 @lru_cache(maxsize=1)
@@ -52,12 +59,15 @@ def sentence_spans_in(text: str, start: int = 0, end: int | None = None) -> list
         return []
     out: list[tuple[int, int]] = []
     cursor = 0
-    for sentence in _segmenter().segment(piece):
+    # pysbd ends a sentence at every newline; hard-wrapped prose must not split mid-sentence.
+    # Replacing newlines with spaces keeps the length, so offsets still line up.
+    flat = piece.replace("\n", " ")
+    for sentence in _segmenter().segment(flat):
         s = sentence.strip()
-        at = piece.find(s, cursor) if s else -1
+        at = flat.find(s, cursor) if s else -1
         if at < 0:  # pysbd rewrote something: the rest becomes one span rather than lose text
             break
-        if piece[cursor:at].strip():  # text pysbd skipped: keep it as its own span
+        if flat[cursor:at].strip():  # text pysbd skipped: keep it as its own span
             out.append((cursor, at))
         out.append((at, at + len(s)))
         cursor = at + len(s)
@@ -70,15 +80,37 @@ def sentence_spans_in(text: str, start: int = 0, end: int | None = None) -> list
     return spans
 
 
+# A sentence opening with one of these leans on the sentence before it.
+_LEANS = re.compile(r"^(they|them|their|it|its|this|these|those|that|such|he|she|his|her|there)\b", re.I)
+
+
 def sentences(doc: Document) -> list[Span]:
-    """Every sentence of a document; sentences never cross block boundaries."""
-    out = []
+    """Every sentence of a document; sentences never cross block boundaries.
+
+    Each sentence also carries a context for the encoder: its section heading, the lead-in
+    of its list, or the previous sentence when it opens with a pronoun ("They are ...").
+    """
+    out: list[Span] = []
+    heading = lead_in = ""
     for block in doc.blocks:
+        if block.kind == "heading":
+            heading, lead_in = doc.text[block.start : block.end], ""
         start = block.start
         if block.kind == "item":  # cite "TPUs can ...", not the "- " bullet in front of it
             marker = BULLET.match(doc.text, block.start, block.end)
             start = marker.end() if marker else start
-        out += [Span(doc.id, s, e, doc.text[s:e]) for s, e in sentence_spans_in(doc.text, start, block.end)]
+        for s, e in sentence_spans_in(doc.text, start, block.end):
+            text = doc.text[s:e]
+            parts = [heading] if heading and block.kind != "heading" else []
+            if block.kind == "item" and lead_in:
+                parts.append(lead_in)
+            elif _LEANS.match(text) and out and out[-1].text != heading:
+                parts.append(out[-1].text)
+            out.append(Span(doc.id, s, e, text, " ".join(parts)))
+        if block.kind == "paragraph" and out and out[-1].text.rstrip().endswith(":"):
+            lead_in = out[-1].text
+        elif block.kind not in ("item",):
+            lead_in = ""
     return out
 
 
@@ -108,14 +140,33 @@ def chunks(doc: Document, chunk_size: int = 600, chunk_overlap: int = 100) -> li
     out: list[Span] = []
     for sec_start, sec_end in sections(doc.blocks) or [(0, len(doc.text))]:
         section = doc.text[sec_start:sec_end]
+        prev_start, prev_end = -1, 0
         for piece in splitter.create_documents([section]):
-            local = piece.metadata["start_index"]
-            if section[local : local + len(piece.page_content)] != piece.page_content:
-                local = section.find(piece.page_content)  # defensive: the splitter lost its place
-            s, e = _trimmed(doc.text, sec_start + local, sec_start + local + len(piece.page_content))
+            local = _place(section, piece.page_content, piece.metadata["start_index"], prev_start, prev_end)
+            if local < 0:
+                continue
+            prev_start, prev_end = local, local + len(piece.page_content)
+            s, e = _trimmed(doc.text, sec_start + local, sec_start + prev_end)
             if e > s:
                 out.append(Span(doc.id, s, e, doc.text[s:e]))
     return out
+
+
+def _place(section: str, content: str, guess: int, prev_start: int, prev_end: int) -> int:
+    """Where a chunk sits: after the previous chunk's start, ending past its end.
+
+    LangChain's start_index searches from inside the overlap, so a chunk whose text also
+    occurs there can be placed at the earlier copy, leaving the real text in no chunk.
+    """
+    def fits(at: int) -> bool:
+        return at > prev_start and at + len(content) > prev_end and section.startswith(content, at)
+
+    if fits(guess):
+        return guess
+    at = section.find(content, prev_start + 1)
+    while at >= 0 and not fits(at):
+        at = section.find(content, at + 1)
+    return at
 
 
 __all__ = ["Span", "chunks", "find_blocks", "sentence_spans_in", "sentences", "sections"]

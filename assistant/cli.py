@@ -37,9 +37,12 @@ def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
     from .api import Assistant
     from .config import Settings
 
+    from .documents import load_path
+
     settings = Settings.load()
-    bot = Assistant.open(settings) if not rebuild else _bare(settings)
-    report = bot.ingest(list(paths) or [settings.corpus_dir], rebuild=rebuild, progress=True)
+    docs = [d for p in (paths or (settings.corpus_dir,)) for d in load_path(p)]  # fail before any loading
+    bot = _bare(settings)
+    report = bot.ingest(documents=docs, rebuild=rebuild, progress=True)
     click.echo(
         f"{report.documents} document(s): {report.embedded} span(s) embedded, "
         f"{report.reused} unchanged, {report.removed} removed; "

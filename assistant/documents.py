@@ -155,6 +155,9 @@ def load_path(path: Path) -> list[Document]:
 
 def load_file(path: Path) -> Document:
     """One file -> Document; metadata from a sibling <name>.json when present."""
+    path = Path(path)
+    if not path.is_file():
+        raise DocumentError(f"{path} does not exist or is not a file; pass a .txt, .md, .html or .pdf file")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise DocumentError(
@@ -167,6 +170,8 @@ def load_file(path: Path) -> Document:
             meta = json.loads(sidecar.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise DocumentError(f"{sidecar.name} is not valid JSON ({exc}); fix or remove it") from None
+        if not isinstance(meta, dict):
+            raise DocumentError(f"{sidecar.name} must hold a JSON object like {{\"title\": ...}}")
     try:
         if suffix == ".pdf":
             text, found = _read_pdf(path)

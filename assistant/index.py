@@ -57,7 +57,7 @@ def make_client(settings: Settings):
         url = urlparse(settings.chroma_url)
         try:
             client = chromadb.HttpClient(
-                host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                host=url.hostname or "127.0.0.1", port=url.port or (443 if url.scheme == "https" else 8000),
                 ssl=url.scheme == "https", settings=chroma_settings,
             )
             client.heartbeat()
@@ -178,8 +178,13 @@ class Index:
             self._spans.pop(doc.id, None)
             try:
                 spans = self.spans(doc.id)
-                for col, wanted in ((self.chunk_col, spans.chunks), (self.sentence_col, spans.sentences)):
-                    self._sync(col, doc.id, wanted, report, progress)
+                pairs = ((self.chunk_col, spans.chunks), (self.sentence_col, spans.sentences))
+                stale = [self._upsert(col, doc.id, wanted, report, progress) for col, wanted in pairs]
+                # Delete only once every new vector is in: an interrupted update never loses data.
+                for (col, _), ids in zip(pairs, stale, strict=True):
+                    if ids:
+                        col.delete(ids=ids)
+                        report.removed += len(ids)
             except Exception:
                 # Leave the registry as it was: the stored vectors of the old version still match it.
                 if old_doc is None:
@@ -191,7 +196,8 @@ class Index:
         self._write_registry()
         return report
 
-    def _sync(self, col, doc_id: str, wanted: list[Span], report: IngestReport, progress: bool) -> None:
+    def _upsert(self, col, doc_id: str, wanted: list[Span], report: IngestReport, progress: bool) -> list[str]:
+        """Embed and store the spans not stored yet; return the ids that are now stale."""
         existing = set(col.get(where={"doc_id": doc_id}, include=[])["ids"])
         new = [s for s in {s.id: s for s in wanted}.values() if s.id not in existing]
         report.reused += len(existing & {s.id for s in wanted})
@@ -202,7 +208,7 @@ class Index:
             batches = tqdm(batches, desc=f"embedding {doc_id}", unit="batch")
         for b in batches:
             batch = new[b : b + _BATCH]
-            vectors = self.embeddings.embed_documents([s.text for s in batch])
+            vectors = self.embeddings.embed_documents([s.embed_text for s in batch])
             col.upsert(
                 ids=[s.id for s in batch],
                 embeddings=[list(v) for v in vectors],
@@ -210,11 +216,7 @@ class Index:
                 metadatas=[{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in batch],
             )
             report.embedded += len(batch)
-        # Delete only after the new vectors are in: an interrupted update never loses data.
-        stale = sorted(existing - {s.id for s in wanted})
-        if stale:
-            col.delete(ids=stale)
-            report.removed += len(stale)
+        return sorted(existing - {s.id for s in wanted})
 
     def remove(self, doc_id: str) -> None:
         """Forget one document and its vectors."""
@@ -239,3 +241,11 @@ class Index:
     def counts(self) -> dict[str, int]:
         """Stored vectors per collection."""
         return {"chunks": self.chunk_col.count(), "sentences": self.sentence_col.count()}
+
+    def is_complete(self) -> bool:
+        """Whether every registered document has all its vectors (false after a model change)."""
+        want = {"chunks": 0, "sentences": 0}
+        for doc_id in self._docs:
+            want["chunks"] += len({s.id for s in self.spans(doc_id).chunks})
+            want["sentences"] += len({s.id for s in self.spans(doc_id).sentences})
+        return self.counts() == want

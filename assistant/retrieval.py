@@ -115,7 +115,7 @@ class HybridRetriever(BaseRetriever):
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         """The k best passages for a query."""
-        k = k or self.k
+        k = self.k if k is None else k
         lexical = self.lexical()
         by_id = {s.id: s for s in lexical.spans}
         fetch = max(self.fetch_k, k)

@@ -1,0 +1,285 @@
+"""Gold-set evaluation: cases as data, scores from `metrics`, thresholds in one TOML file."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import metrics as m
+from .config import PROJECT_ROOT
+from .documents import Document
+from .errors import ConfigError
+
+DEFAULT_DATASET = PROJECT_ROOT / "corpus" / "eval" / "article.jsonl"
+DEFAULT_THRESHOLDS = PROJECT_ROOT / "corpus" / "eval" / "thresholds.toml"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One question with its gold evidence; conversation turns carry their conversation id."""
+
+    id: str
+    category: str
+    question: str
+    answerable: bool
+    evidence: tuple[str, ...] = ()
+    key_facts: tuple[str, ...] = ()
+    kind: str = ""
+    conversation: str = ""
+    turn: int = 0
+
+
+def load_dataset(path: Path = DEFAULT_DATASET) -> list[list[Case]]:
+    """Cases grouped into dialogues: a single question is a dialogue of one turn."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"no dataset at {path}; pass --dataset with a JSONL file of cases")
+    groups = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            turns = row.get("turns") or [row]
+            groups.append([
+                Case(
+                    id=f"{row['id']}#{i}" if "turns" in row else row["id"],
+                    category=row["category"], question=t["question"],
+                    answerable=bool(t["answerable"]), evidence=tuple(t.get("evidence", ())),
+                    key_facts=tuple(t.get("key_facts", ())), kind=row.get("kind", ""),
+                    conversation=row["id"] if "turns" in row else "", turn=i,
+                )
+                for i, t in enumerate(turns)
+            ])
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}:{lineno}: not a valid case ({exc!r})") from None
+    return groups
+
+
+@dataclass
+class Result:
+    """What the assistant did on one case, reduced to what the metrics need."""
+
+    case: Case
+    text: str
+    abstained: bool
+    query: str
+    cited: list[tuple[str, int, int]]  # (doc_id, start, end)
+    quotes_exact: list[bool]
+    retrieved: list[tuple[str, int, int]]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form for metrics.json."""
+        return {"id": self.case.id, "category": self.case.category, "question": self.case.question,
+                "answerable": self.case.answerable, "abstained": self.abstained, "text": self.text,
+                "query": self.query, "cited": self.cited, "timings": self.timings}
+
+
+def run(bot, groups: list[list[Case]]) -> list[Result]:
+    """Ask every case; a dialogue's later turns get the assistant's own earlier answers as history."""
+    results = []
+    docs = {d.id: d for d in bot.documents}
+    for group in groups:
+        history: list[tuple[str, str]] = []
+        for case in group:
+            ans = bot.ask(case.question, history=history)
+            history.append((case.question, ans.text))
+            results.append(Result(
+                case, ans.text, ans.abstained, ans.query,
+                [(c.doc_id, c.start, c.end) for c in ans.citations],
+                [c.doc_id in docs and docs[c.doc_id].text[c.start:c.end] == c.quote for c in ans.citations],
+                [(p.doc_id, p.start, p.end) for p in ans.passages],
+                dict(ans.timings),
+            ))
+    return results
+
+
+def gold_spans(case: Case, docs: list[Document]) -> list[tuple[str, int, int]]:
+    """Where each evidence string sits, in whichever document holds it."""
+    out = []
+    for ev in case.evidence:
+        for d in docs:
+            for s, e in m.find_spans(d.text, [ev]):
+                out.append((d.id, s, e))
+    return out
+
+
+def _spans_in(doc_spans: list[tuple[str, int, int]], doc_id: str) -> list[tuple[int, int]]:
+    return [(s, e) for d, s, e in doc_spans if d == doc_id]
+
+
+def _hits(spans: list[tuple[str, int, int]], gold: list[tuple[str, int, int]]) -> list[bool]:
+    return [any(d == gd and m.overlaps((s, e), (gs, ge)) for gd, gs, ge in gold) for d, s, e in spans]
+
+
+def case_correct(r: Result, docs: list[Document]) -> bool:
+    """Answerable: answered with a citation on gold evidence. Unanswerable: abstained."""
+    if not r.case.answerable:
+        return r.abstained
+    return not r.abstained and any(_hits(r.cited, gold_spans(r.case, docs)))
+
+
+def score(results: list[Result], docs: list[Document], k: int = 5) -> dict[str, Any]:
+    """Every gold-set metric, plus per-category accuracy and per-stage latency."""
+    answerable = [r for r in results if r.case.answerable]
+    recall, rr, cite_recall, facts = [], [], [], []
+    cite_hit = cite_total = 0
+    for r in answerable:
+        gold = gold_spans(r.case, docs)
+        hits = _hits(r.retrieved, gold)
+        recall.append(1.0 if any(hits[:k]) else 0.0)
+        rr.append(next((1.0 / (i + 1) for i, h in enumerate(hits) if h), 0.0))
+        if not r.abstained:
+            cited_hits = _hits(r.cited, gold)
+            cite_hit += sum(cited_hits)
+            cite_total += len(cited_hits)
+        covered = [g for g in gold if any(d == g[0] and m.overlaps((s, e), g[1:]) for d, s, e in r.cited)]
+        cite_recall.append(len(covered) / len(gold) if gold else 1.0)
+        facts.append(0.0 if r.abstained else m.key_fact_recall(r.text, r.case.key_facts))
+    abst = m.prf([r.abstained for r in results], [not r.case.answerable for r in results])
+    false_premise = [r.abstained for r in results if r.case.kind == "false_premise"]
+    quotes = [q for r in results for q in r.quotes_exact]
+    by_category: dict[str, list[bool]] = defaultdict(list)
+    for r in results:
+        by_category[r.case.category].append(case_correct(r, docs))
+    stages = sorted({s for r in results for s in r.timings})
+    return {
+        "cases": len(results),
+        "recall_at_5": m.mean(recall),
+        "mrr": m.mean(rr),
+        "citation_precision": cite_hit / cite_total if cite_total else 0.0,
+        "citation_recall": m.mean(cite_recall),
+        "key_fact_recall": m.mean(facts),
+        "abstention_precision": abst["precision"],
+        "abstention_recall": abst["recall"],
+        "abstention_f1": abst["f1"],
+        "false_premise_handled": m.mean([1.0 if a else 0.0 for a in false_premise]),
+        "quote_exactness": m.mean([1.0 if q else 0.0 for q in quotes]) if quotes else 1.0,
+        "answer_chars": m.mean([len(r.text) for r in results if not r.abstained]),
+        "accuracy_by_category": {c: m.mean([1.0 if x else 0.0 for x in v]) for c, v in sorted(by_category.items())},
+        "latency_ms": {
+            s: {"p50": 1000 * m.percentile([r.timings[s] for r in results if s in r.timings], 50),
+                "p95": 1000 * m.percentile([r.timings[s] for r in results if s in r.timings], 95)}
+            for s in stages
+        },
+    }
+
+
+def load_thresholds(path: Path = DEFAULT_THRESHOLDS, section: str = "article") -> dict[str, float]:
+    """Minimum values per metric, from one TOML file."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read thresholds from {path} ({exc})") from None
+    return {k: float(v) for k, v in data.get(section, {}).items()}
+
+
+def failures(metrics: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
+    """One line per metric below its threshold."""
+    out = []
+    for name, minimum in thresholds.items():
+        value = metrics.get(name)
+        if value is None:
+            out.append(f"{name}: missing from the metrics")
+        elif value < minimum:
+            out.append(f"{name} = {value:.3f} is below its threshold {minimum:.3f}")
+    return out
+
+
+def write_report(metrics: dict[str, Any], results: list[Result] | None, out_dir: Path,
+                 title: str, thresholds: dict[str, float] | None = None,
+                 flat: dict[str, Any] | None = None) -> list[Path]:
+    """report.md, metrics.json and chart.png in out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    payload = {"generated": stamp, "metrics": metrics, "thresholds": thresholds or {}}
+    if flat:
+        payload["flat"] = flat
+    if results is not None:
+        payload["cases"] = [r.to_dict() for r in results]
+    (out_dir / "metrics.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    lines = [f"# {title}", "", f"Generated {stamp}.", ""]
+    if metrics:
+        lines += ["| metric | value | threshold |", "|---|---|---|"]
+        for name, value in metrics.items():
+            if isinstance(value, float | int):
+                t = (thresholds or {}).get(name)
+                lines.append(f"| {name} | {value:.3f} | {'' if t is None else f'≥ {t:.2f}'} |")
+        lines += ["", "| category | accuracy |", "|---|---|"]
+        lines += [f"| {c} | {v:.3f} |" for c, v in metrics.get("accuracy_by_category", {}).items()]
+        lines += ["", "| stage | p50 ms | p95 ms |", "|---|---|---|"]
+        lines += [f"| {s} | {v['p50']:.1f} | {v['p95']:.1f} |" for s, v in metrics.get("latency_ms", {}).items()]
+    if flat:
+        lines += ["", flat_table(flat)]
+    lines += ["", "![scores and latency](chart.png)", ""]
+    (out_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    chart(metrics, results, out_dir / "chart.png", flat)
+    return [out_dir / "report.md", out_dir / "metrics.json", out_dir / "chart.png"]
+
+
+def flat_table(flat: dict[str, Any]) -> str:
+    """Markdown table: this project vs the naive baseline on a flat QA set."""
+    systems = list(flat["systems"])
+    rows = ["| metric | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
+    for name in flat["systems"][systems[0]]:
+        if name == "latency_ms":
+            continue
+        vals = [flat["systems"][s].get(name) for s in systems]
+        rows.append(f"| {name} | " + " | ".join("" if v is None else f"{v:.3f}" for v in vals) + " |")
+    for s in systems:
+        lat = flat["systems"][s].get("latency_ms", {})
+        rows.append(f"| {s} latency p50 / p95 ms | {lat.get('p50', 0):.1f} / {lat.get('p95', 0):.1f} |"
+                    + " |" * (len(systems) - 1))
+    head = f"{flat['dataset']}: {flat['questions']} questions ({flat['impossible']} unanswerable) over {flat['documents']} documents in one index"
+    return head + "\n\n" + "\n".join(rows)
+
+
+def chart(metrics: dict[str, Any], results: list[Result] | None, path: Path,
+          flat: dict[str, Any] | None = None) -> None:
+    """Scores per category and the latency distribution, side by side."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        from .errors import missing
+
+        raise missing("matplotlib", "eval") from None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    if metrics.get("accuracy_by_category"):
+        cats = metrics["accuracy_by_category"]
+        left.barh(list(cats), list(cats.values()), color="#4C72B0")
+        left.set_xlim(0, 1)
+        left.set_title("accuracy per category")
+    elif flat:
+        names = ["gold_in_answer", "gold_in_citation", "abstain_on_impossible", "false_abstention"]
+        width = 0.8 / len(flat["systems"])
+        for i, (system, vals) in enumerate(flat["systems"].items()):
+            left.barh([j + i * width for j in range(len(names))], [vals.get(n, 0) for n in names],
+                      height=width, label=system)
+        left.set_yticks([j + width / 2 for j in range(len(names))], names)
+        left.set_xlim(0, 1)
+        left.legend()
+        left.set_title("flat QA: this project vs naive baseline")
+    if results:
+        totals = [1000 * r.timings.get("total", 0.0) for r in results]
+        right.hist(totals, bins=20, color="#55A868")
+        right.set_xlabel("ask latency (ms)")
+        right.set_title("latency distribution")
+    elif flat and flat.get("latencies_ms"):
+        for system, values in flat["latencies_ms"].items():
+            right.hist(values, bins=20, alpha=0.6, label=system)
+        right.set_xlabel("latency (ms)")
+        right.legend()
+        right.set_title("latency distribution")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

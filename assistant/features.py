@@ -1,0 +1,68 @@
+"""Sentence features for the extractive answerer: term coverage, answer types, novelty.
+
+Pure functions over strings and term weights, so each is easy to test and reason about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# The kind of thing a question asks for, read from its wording (classic factoid-QA typing).
+_TYPES = [
+    ("number", re.compile(r"\b(how (many|much|long|big|large|often|far|fast|old)|what (percentage|number|amount|size)|"
+                          r"what is the (value|cost|price|number)|how much (money|did|does|is|will))\b", re.I)),
+    ("time", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|month)|since when|how long ago)\b", re.I)),
+    ("person", re.compile(r"\b(who|whom|whose)\b", re.I)),
+    ("place", re.compile(r"\b(where|which (country|city|state|region|location)|what (country|city|state|location))\b", re.I)),
+]
+_NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|trillion|dozen|half|twice"
+_HAS = {
+    "number": re.compile(rf"\d|\b({_NUMBER_WORDS})\b|%|\$|€|£", re.I),
+    "time": re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b(january|february|march|april|may|june|july|august|"
+                       r"september|october|november|december|monday|tuesday|wednesday|thursday|friday|"
+                       r"saturday|sunday|century|decade|years?|months?|weeks?|days?|ago|since|until|"
+                       r"today|yesterday|recently|later|earlier|season|era|period)\b", re.I),
+    # A capitalised word that does not start the sentence: a name, a company, a place.
+    "person": re.compile(r"(?<=[\w,;:] )[A-Z][a-z]+|\b(he|she|his|her|founder|ceo|president|author|king|queen|"
+                         r"actor|actress|singer|player|director|leader|chief)\b"),
+    "place": re.compile(r"(?<=[\w,;:] )[A-Z][a-z]+|\b(in|at|near|from) the\b"),
+}
+
+
+def answer_type(question: str) -> str:
+    """'number', 'time', 'person', 'place' or '' when the wording does not say."""
+    for name, pattern in _TYPES:
+        if pattern.search(question):
+            return name
+    return ""
+
+
+def has_type(sentence: str, kind: str) -> bool:
+    """Whether a sentence contains something of the asked-for type ('' always matches)."""
+    return True if not kind else bool(_HAS[kind].search(sentence))
+
+
+def fuzzy_match(term: str, vocabulary: Iterable[str]) -> bool:
+    """Exact term, or a shared 5-letter prefix for longer words (stems and typos: 'efficent')."""
+    vocab = vocabulary if isinstance(vocabulary, set | frozenset | dict) else set(vocabulary)
+    if term in vocab:
+        return True
+    return len(term) >= 5 and any(len(v) >= 5 and v[:5] == term[:5] for v in vocab)
+
+
+def coverage(query_weights: dict[str, float], terms: set[str]) -> float:
+    """Share of the query's term weight that the terms cover (fuzzily)."""
+    total = sum(query_weights.values())
+    if not total:
+        return 0.0
+    return sum(w for t, w in query_weights.items() if fuzzy_match(t, terms)) / total
+
+
+def novelty(query_weights: dict[str, float], corpus_terms: dict[str, float]) -> float:
+    """Share of the query's term weight on terms no document contains (chat-speak excepted)."""
+    total = sum(query_weights.values())
+    if not total:
+        return 0.0
+    unseen = [t for t in query_weights if len(t) > 3 and not fuzzy_match(t, corpus_terms)]
+    return sum(query_weights[t] for t in unseen) / total

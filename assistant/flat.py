@@ -1,0 +1,167 @@
+"""External flat-QA runner (ClapNQ format) and the naive LangChain baseline it is compared with.
+
+All contexts go into one index, so retrieval must find the right document among hundreds.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import metrics as m
+from .documents import Document
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FlatCase:
+    """One flat-QA row."""
+
+    doc_id: str
+    question: str
+    answers: tuple[str, ...]
+    gold_sentences: tuple[str, ...]
+    impossible: bool
+
+
+def load_flat(path: Path) -> tuple[list[Document], list[FlatCase]]:
+    """Documents (one per distinct doc_id) and cases from a flat JSONL file."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"no flat QA file at {path}; see ../shared/benchmarks/README.md for the format")
+    docs: dict[str, Document] = {}
+    cases = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if row["doc_id"] not in docs:
+                docs[row["doc_id"]] = Document(
+                    id=row["doc_id"], text=row["context"], title=row.get("title", ""),
+                    source=row.get("nq_id", ""), metadata={"outlet": row.get("title", "")},
+                )
+            cases.append(FlatCase(row["doc_id"], row["question"], tuple(row.get("answers") or ()),
+                                  tuple(row.get("gold_sentences") or ()), bool(row["is_impossible"])))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}:{lineno}: not a flat QA row ({exc!r})") from None
+    return list(docs.values()), cases
+
+
+def sample(cases: list[FlatCase], limit: int | None) -> list[FlatCase]:
+    """The held-out half (odd rows; scripts/calibrate.py fits on even rows), evenly thinned to limit."""
+    held_out = cases[1::2]
+    if not limit or limit >= len(held_out):
+        return held_out
+    step = len(held_out) / limit
+    return [held_out[int(i * step)] for i in range(limit)]
+
+
+def _gold_spans(doc: Document, case: FlatCase) -> list[tuple[int, int]]:
+    return m.find_spans(doc.text, [g.strip() for g in case.gold_sentences])
+
+
+def score_case(doc: Document, case: FlatCase, text: str, abstained: bool,
+               cited: list[tuple[str, int, int]], retrieved_docs: list[str]) -> dict[str, float]:
+    """Per-question outcomes; averaged by `summarise`."""
+    gold = _gold_spans(doc, case)
+    norm = m.normalize(text)
+    in_answer = any(m.normalize(a) in norm for a in case.answers if a.strip()) or any(
+        m.normalize(g) in norm for g in case.gold_sentences if g.strip())
+    in_citation = any(d == doc.id and any(m.overlaps((s, e), g) for g in gold) for d, s, e in cited)
+    return {
+        "impossible": case.impossible, "abstained": abstained,
+        "gold_in_answer": bool(in_answer and not abstained),
+        "gold_in_citation": bool(in_citation and not abstained),
+        "doc_in_top5": doc.id in retrieved_docs[:5],
+        "chars": 0 if abstained else len(text),
+    }
+
+
+def summarise(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, Any]:
+    """Rates over answerable / impossible questions, mean answer length, latency."""
+    ans = [r for r in rows if not r["impossible"]]
+    imp = [r for r in rows if r["impossible"]]
+    rate = lambda rs, key: m.mean([1.0 if r[key] else 0.0 for r in rs])  # noqa: E731
+    return {
+        "gold_in_answer": rate(ans, "gold_in_answer"),
+        "gold_in_citation": rate(ans, "gold_in_citation"),
+        "doc_recall_at_5": rate(ans, "doc_in_top5"),
+        "abstain_on_impossible": rate(imp, "abstained"),
+        "false_abstention": rate(ans, "abstained"),
+        "mean_answer_chars": m.mean([r["chars"] for r in rows if not r["abstained"]]),
+        "latency_ms": {"p50": 1000 * m.percentile(latencies, 50), "p95": 1000 * m.percentile(latencies, 95)},
+    }
+
+
+def run_flat(path: Path, limit: int | None = None, index_dir: Path | None = None,
+             baseline: bool = True, progress: bool = False) -> dict[str, Any]:
+    """Ask the held-out questions with this project and the naive baseline; both summaries."""
+    from .api import Assistant
+
+    docs, cases = load_flat(path)
+    chosen = sample(cases, limit)
+    by_id = {d.id: d for d in docs}
+    with tempfile.TemporaryDirectory(prefix="assistant-flat-") as tmp:
+        bot = Assistant.from_documents(docs, index_dir=Path(index_dir or tmp) / "project")
+        rows, lat = [], []
+        for case in _progress(chosen, progress, "asking"):
+            ans = bot.ask(case.question)
+            lat.append(ans.timings["total"])
+            rows.append(score_case(by_id[case.doc_id], case, ans.text, ans.abstained,
+                                   [(c.doc_id, c.start, c.end) for c in ans.citations],
+                                   list(dict.fromkeys(p.doc_id for p in ans.passages))))
+        systems = {"article-assistant": summarise(rows, lat)}
+        latencies = {"article-assistant": [1000 * x for x in lat]}
+        if baseline:
+            base = NaiveBaseline(docs, bot.index.embeddings, Path(tmp) / "baseline")
+            rows, lat = [], []
+            for case in _progress(chosen, progress, "baseline"):
+                t0 = time.perf_counter()
+                hits = base.search(case.question)
+                lat.append(time.perf_counter() - t0)
+                top = hits[0]
+                rows.append(score_case(by_id[case.doc_id], case, top["text"], False,
+                                       [(top["doc_id"], top["start"], top["end"])],
+                                       [h["doc_id"] for h in hits]))
+            systems["naive-langchain"] = summarise(rows, lat)
+            latencies["naive-langchain"] = [1000 * x for x in lat]
+    return {"dataset": Path(path).name, "questions": len(chosen),
+            "impossible": sum(c.impossible for c in chosen), "documents": len(docs),
+            "systems": systems, "latencies_ms": latencies}
+
+
+class NaiveBaseline:
+    """RecursiveCharacterTextSplitter(1000, 200) + the same MiniLM + Chroma similarity_search(k=4)."""
+
+    def __init__(self, docs: list[Document], embeddings, persist_dir: Path) -> None:
+        from langchain_chroma import Chroma
+        from langchain_core.documents import Document as LCDocument
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
+        pieces = splitter.split_documents(
+            [LCDocument(page_content=d.text, metadata={"doc_id": d.id}) for d in docs])
+        self.store = Chroma(collection_name="naive", embedding_function=embeddings,
+                            persist_directory=str(persist_dir))
+        self.store.add_documents(pieces)
+
+    def search(self, query: str, k: int = 4) -> list[dict[str, Any]]:
+        """The top k chunks as dicts with doc_id, start, end, text."""
+        return [
+            {"doc_id": d.metadata["doc_id"], "start": d.metadata["start_index"],
+             "end": d.metadata["start_index"] + len(d.page_content), "text": d.page_content}
+            for d in self.store.similarity_search(query, k=k)
+        ]
+
+
+def _progress(items, enabled: bool, desc: str):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="q")

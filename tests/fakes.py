@@ -1,0 +1,72 @@
+"""Fakes that plug into the same seams production uses (LangChain's `Embeddings`)."""
+
+from __future__ import annotations
+
+from langchain_core.embeddings import Embeddings
+
+from assistant.embeddings import HashingEmbeddings
+
+
+class EncoderCrashed(RuntimeError):
+    """What a failing fake encoder raises."""
+
+
+class CountingEmbeddings(Embeddings):
+    """HashingEmbeddings that count encoder calls and can be told to crash.
+
+    `fail_after=n` lets n more embed_documents calls through and then raises, like a model
+    that dies mid-ingest. It keeps the class (so the model id): the index must not mistake
+    the crash for a model change.
+    """
+
+    def __init__(self, dim: int = 256, fail_after: int | None = None) -> None:
+        self.inner = HashingEmbeddings(dim)
+        self.calls = 0  # embed_documents calls that reached the encoder
+        self.texts: list[str] = []  # every text encoded by embed_documents
+        self.queries: list[str] = []
+        self.fail_after = fail_after
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        texts = list(texts)
+        if self.fail_after is not None:
+            if self.fail_after <= 0:
+                raise EncoderCrashed("encoder crashed (simulated)")
+            self.fail_after -= 1
+        if texts:
+            self.calls += 1
+        self.texts.extend(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        self.queries.append(text)
+        return self.inner.embed_query(text)
+
+    def reset(self) -> None:
+        """Forget the counts (e.g. between a first and a second ingest)."""
+        self.calls = 0
+        self.texts.clear()
+        self.queries.clear()
+
+
+class OtherEmbeddings(CountingEmbeddings):
+    """A different 'model' (another class, so another model id) with the same vectors."""
+
+
+def counting_subclass(base: type[Embeddings]) -> type[Embeddings]:
+    """A subclass of a real embeddings class that counts encoder calls (keeps its model id)."""
+
+    class Counting(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.calls = 0
+            self.texts: list[str] = []
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            texts = list(texts)
+            if texts:
+                self.calls += 1
+            self.texts.extend(texts)
+            return super().embed_documents(texts)
+
+    Counting.__name__ = Counting.__qualname__ = f"Counting{base.__name__}"
+    return Counting

@@ -1,0 +1,239 @@
+"""Answerers: one citation contract for all of them, plus abstention and the answer types."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import fields, replace
+
+import pytest
+from conftest import isolated
+from fakes import CountingEmbeddings
+
+from assistant.answer import (
+    Answer,
+    Citation,
+    ExtractiveAnswerer,
+    Params,
+    abstention_text,
+    check_citations,
+    make_citation,
+)
+from assistant.api import Assistant
+from assistant.chunking import Span
+from assistant.documents import Document
+
+CATS = Document("cats", """Cat Care Basics
+
+Cats sleep for sixteen hours every day. Domestic cats hunt mice at dawn and dusk.
+A cat grooms its fur with a rough tongue covered in tiny hooks.
+Kittens open their eyes about one week after birth.
+
+Feeding
+
+- Adult cats need two meals a day.
+- Fresh water should always be available.
+""", title="Cat Care Basics", source="https://cats.example/care", metadata={"outlet": "Cat Gazette"})
+BIRDS = Document("birds", """Garden Birds
+
+Robins sing loudly at sunrise to defend their territory. Sparrows nest under roof tiles.
+Blue tits feed caterpillars to their chicks in spring.
+""", title="Garden Birds")
+DOCS = [CATS, BIRDS]
+
+ANSWERED = [
+    ("How many hours do cats sleep every day?", "sixteen hours"),
+    ("When do domestic cats hunt mice?", "dawn and dusk"),
+    ("What do blue tits feed their chicks?", "caterpillars"),
+    ("When do kittens open their eyes?", "one week after birth"),
+    ("How many meals do adult cats need?", "two meals"),
+    ("Why do robins sing at sunrise?", "defend their territory"),
+]
+UNRELATED = [
+    "What is quantum chromodynamics?",
+    "What is the gluon mass in quantum chromodynamics?",
+    "Who won the 1998 football world cup?",
+]
+
+# Every answerer name make_answerer knows; a new answerer joins the contract by being listed.
+ANSWERERS = ["extractive"]
+
+
+@pytest.fixture(scope="module", params=ANSWERERS)
+def bot(request, tmp_path_factory) -> Assistant:
+    with isolated(tmp_path_factory.mktemp("home")):
+        return Assistant.from_documents(DOCS, index_dir=tmp_path_factory.mktemp("idx"),
+                                        embeddings=CountingEmbeddings(), answerer=request.param)
+
+
+def assert_contract(answer: Answer, docs: list[Document]) -> None:
+    """The contract every answerer must satisfy, written out independently of check_citations."""
+    by_id = {d.id: d for d in docs}
+    for c in answer.citations:
+        assert by_id[c.doc_id].text[c.start : c.end] == c.quote
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.text)}
+    assert markers <= {c.n for c in answer.citations}
+    assert {c.n for c in answer.citations} <= markers
+    assert answer.abstained == (not answer.citations)
+    assert check_citations(answer, docs) == []
+
+
+@pytest.mark.parametrize(("question", "fact"), ANSWERED)
+def test_answers_cite_exact_spans(bot, question, fact):
+    answer = bot.ask(question)
+    assert not answer.abstained, answer.text
+    assert_contract(answer, bot.documents)
+    assert any(fact in c.quote for c in answer.citations), answer.text
+    assert answer.question == question
+    assert answer.answerer == bot.settings.answerer
+
+
+@pytest.mark.parametrize("question", UNRELATED)
+def test_abstains_on_unrelated_questions(bot, question):
+    answer = bot.ask(question)
+    assert answer.abstained, answer.text
+    assert answer.citations == []
+    assert answer.text == abstention_text(question, 2)
+    assert_contract(answer, bot.documents)
+
+
+def test_citation_provenance(bot):
+    answer = bot.ask("How many meals do adult cats need?")
+    c = next(c for c in answer.citations if "two meals" in c.quote)
+    assert (c.doc_id, c.title, c.source, c.outlet) == (
+        "cats", "Cat Care Basics", "https://cats.example/care", "Cat Gazette")
+    assert c.section == "Feeding"
+    assert c.paragraph == CATS.block_at(c.start).number
+    assert c.label() == f"“Cat Care Basics”, Cat Gazette, ¶ {c.paragraph}"
+    assert not c.quote.startswith("-")
+
+
+def test_footnote_numbers_in_quotes_are_not_markers(tmp_path):
+    wiki = Document("wiki", "Cat\n\nCats sleep for sixteen hours every day.[7] Domestic cats hunt "
+                    "mice at dawn and dusk.[8]\n", title="Cat")
+    bot = Assistant.from_documents([wiki], index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
+    answer = bot.ask("How many hours do cats sleep every day?")
+    assert not answer.abstained
+    assert check_citations(answer, bot.documents) == []
+
+
+def test_idf_follows_same_length_edits(tmp_path):
+    doc = Document("cats", "Cats\n\nCats sleep for sixteen hours every day. Domestic cats hunt mice at dawn.\n")
+    bot = Assistant.from_documents([doc], index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
+    bot.ask("When do cats hunt mice?")
+    edited = Document("cats", doc.text.replace("mice", "rats"))
+    assert len(edited.text) == len(doc.text)
+    bot.ingest(documents=[edited])
+    idf = bot.answerer.idf(bot.documents)
+    assert "rat" in idf and "mice" not in idf
+
+
+# -- check_citations catches broken answers ---------------------------------------------
+def good_citation(n: int = 1) -> Citation:
+    start = CATS.text.index("Cats sleep")
+    end = CATS.text.index("day.") + len("day.")
+    return Citation(n, "cats", start, end, CATS.text[start:end], 0.9, title=CATS.title)
+
+
+BROKEN = {
+    "wrong quote": (Answer("Cats sleep. [1]", False, [replace(good_citation(), quote="Cats nap.")], "q"),
+                    "quote is not document.text"),
+    "offsets out of range": (Answer("x [1]", False, [replace(good_citation(), end=10**6)], "q"),
+                             "quote is not document.text"),
+    "unknown document": (Answer("x [1]", False, [replace(good_citation(), doc_id="nope")], "q"),
+                         "unknown document 'nope'"),
+    "marker without citation": (Answer("Cats sleep. [1] [2]", False, [good_citation()], "q"),
+                                "markers without citations: [2]"),
+    "citation never marked": (Answer("Cats sleep.", False, [good_citation()], "q"),
+                              "never marked"),
+    "bad numbering": (Answer("Cats sleep. [2]", False, [good_citation(2)], "q"),
+                      "not numbered 1..n"),
+    "abstention with citations": (Answer("The article does not say. [1]", True, [good_citation()], "q"),
+                                  "abstention carries citations"),
+    "answer without citations": (Answer("Cats sleep a lot.", False, [], "q"), "without a single citation"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=list(BROKEN))
+def test_check_citations_catches_broken_answers(case):
+    answer, needle = BROKEN[case]
+    problems = check_citations(answer, DOCS)
+    assert any(needle in p for p in problems), problems
+
+
+def test_check_citations_accepts_a_hand_built_good_answer():
+    assert check_citations(Answer("Cats sleep. [1]", False, [good_citation()], "q"), DOCS) == []
+    assert check_citations(Answer(abstention_text("q", 1), True, [], "q"), DOCS) == []
+
+
+# -- the abstention threshold ---------------------------------------------------------
+def test_a_threshold_above_any_support_always_abstains(tmp_path):
+    base = Assistant.from_documents(DOCS, index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
+    strict = ExtractiveAnswerer(base.index, base.index.embeddings, Params(threshold=1e9))
+    bot = Assistant(base.index, base.settings, answerer=strict)
+    for question, _ in ANSWERED:
+        answer = bot.ask(question)
+        assert answer.abstained and answer.citations == []
+        assert check_citations(answer, bot.documents) == []
+
+
+def test_the_answerer_has_no_candidates_without_passages(tmp_path):
+    bot = Assistant.from_documents(DOCS, index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
+    answer = bot.answerer.answer("How long do cats sleep?", "How long do cats sleep?", [], DOCS)
+    assert answer.abstained and answer.citations == []
+
+
+# -- the small types -------------------------------------------------------------------
+def test_params_load_reads_json(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"params": {"threshold": 0.61, "margin": 0.02, "unknown": 1},
+                                "fitted_on": "x"}), encoding="utf-8")
+    p = Params.load(path)
+    assert (p.threshold, p.margin) == (0.61, 0.02)
+    for f in fields(Params):  # unspecified fields keep their defaults
+        if f.name not in ("threshold", "margin"):
+            assert getattr(p, f.name) == getattr(Params(), f.name)
+
+
+def test_params_load_defaults_when_absent(tmp_path):
+    assert Params.load(tmp_path / "missing.json") == Params()
+
+
+def test_answer_to_dict_is_json(bot):
+    answer = bot.ask("When do kittens open their eyes?")
+    data = json.loads(json.dumps(answer.to_dict()))
+    assert data["question"] == "When do kittens open their eyes?"
+    assert data["abstained"] is False
+    assert data["citations"][0]["quote"] == answer.citations[0].quote
+    assert {"start", "end", "doc_id", "n", "paragraph", "section"} <= set(data["citations"][0])
+    assert len(data["passages"]) == len(answer.passages) > 0
+    assert set(data["timings"]) == {"rewrite", "retrieve", "answer", "total"}
+
+
+@pytest.mark.parametrize(
+    ("citation", "label"),
+    [
+        (Citation(1, "d", 0, 1, "x", 1.0, title="T", outlet="O", paragraph=3), "“T”, O, ¶ 3"),
+        (Citation(1, "d", 0, 1, "x", 1.0, title="T"), "“T”"),
+        (Citation(1, "doc-7", 0, 1, "x", 1.0, paragraph=2), "doc-7, ¶ 2"),
+        (Citation(1, "d", 0, 1, "x", 1.0, title="T", paragraph=None, outlet="O"), "“T”, O"),
+    ],
+)
+def test_citation_label(citation, label):
+    assert citation.label() == label
+
+
+def test_make_citation_of_the_article(article):
+    start = article.text.index("By utilizing Google’s v4")
+    end = article.text.index("than ever before.") + len("than ever before.")
+    c = make_citation(2, article, Span(article.id, start, end, article.text[start:end]), 0.87654)
+    assert c.quote == article.text[start:end]
+    assert (c.n, c.paragraph, c.score, c.outlet) == (2, 10, 0.8765, "datacenters.com")
+    assert c.section == "The Power of Google’s Tensor Processing Units (TPUs)"
+    assert c.label() == f"“{article.title}”, datacenters.com, ¶ 10"
+
+
+def test_abstention_text():
+    assert abstention_text("Who  is\nthe CEO?", 1) == (
+        "The article does not say. None of its passages answers “Who is the CEO?”.")
+    assert abstention_text("q", 3).startswith("The documents do not say.")

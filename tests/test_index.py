@@ -1,0 +1,266 @@
+"""The index: content-hash upserts, nothing re-embedded twice, nothing stored ever lost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fakes import CountingEmbeddings, EncoderCrashed, OtherEmbeddings
+
+from assistant.config import Settings
+from assistant.documents import Document
+from assistant.errors import IndexStoreError
+from assistant.index import Index
+
+CATS = Document("cats", "Cats\n\nCats sleep for sixteen hours a day. They hunt at dawn and dusk.\n"
+                "A cat grooms itself with a rough tongue.\n", title="Cats")
+DOGS = Document("dogs", "Dogs\n\nDogs were domesticated from wolves. They bark at strangers.\n",
+                title="Dogs")
+
+
+def settings_for(tmp_path, **kw) -> Settings:
+    return Settings.load(index_dir=tmp_path / "idx", **kw)
+
+
+@pytest.fixture
+def emb() -> CountingEmbeddings:
+    return CountingEmbeddings()
+
+
+@pytest.fixture
+def index(tmp_path, emb) -> Index:
+    return Index(settings_for(tmp_path), emb)
+
+
+def encoded(span) -> str:
+    """The text the index sends to the encoder for a span (it may prepend context)."""
+    return getattr(span, "embed_text", span.text)
+
+
+def stored_ids(col, doc_id: str | None = None) -> set[str]:
+    where = {"doc_id": doc_id} if doc_id else None
+    return set(col.get(where=where, include=[])["ids"])
+
+
+def expected_ids(index: Index, doc_id: str) -> tuple[set[str], set[str]]:
+    spans = index.spans(doc_id)
+    return {s.id for s in spans.chunks}, {s.id for s in spans.sentences}
+
+
+def test_index_lives_under_the_given_dir(tmp_path, index):
+    index.add([CATS])
+    assert (tmp_path / "idx" / "documents.json").exists()
+    assert (tmp_path / "idx" / "chroma").is_dir()
+
+
+def test_add_embeds_every_span_once(index, emb):
+    report = index.add([CATS, DOGS])
+    n_chunks = sum(len(index.spans(d).chunks) for d in ("cats", "dogs"))
+    n_sents = sum(len(index.spans(d).sentences) for d in ("cats", "dogs"))
+    assert report.embedded == n_chunks + n_sents == len(emb.texts)
+    assert index.counts() == {"chunks": n_chunks, "sentences": n_sents}
+    assert (report.documents, report.reused, report.removed) == (2, 0, 0)
+    assert report.doc_ids == ["cats", "dogs"]
+    assert [d.id for d in index.documents] == ["cats", "dogs"]
+
+
+def test_second_add_of_unchanged_documents_embeds_nothing(index, emb):
+    first = index.add([CATS, DOGS])
+    emb.reset()
+    second = index.add([CATS, DOGS])
+    assert emb.calls == 0 and emb.texts == []
+    assert second.embedded == 0
+    assert second.reused == first.embedded
+    assert second.removed == 0
+
+
+def test_unchanged_documents_are_not_re_embedded_after_reopening(tmp_path, emb):
+    Index(settings_for(tmp_path), emb).add([CATS])
+    again = CountingEmbeddings()
+    report = Index(settings_for(tmp_path), again).add([CATS])
+    assert again.calls == 0
+    assert report.embedded == 0
+
+
+def test_changed_document_replaces_its_spans(index, emb):
+    index.add([CATS, DOGS])
+    old_chunks, old_sents = expected_ids(index, "cats")
+    dogs_before = stored_ids(index.chunk_col, "dogs") | stored_ids(index.sentence_col, "dogs")
+    changed = Document("cats", CATS.text.replace("sixteen hours", "twelve hours")
+                       + "Kittens open their eyes after a week.\n", title="Cats")
+    emb.reset()
+    report = index.add([changed])
+    new_chunks, new_sents = expected_ids(index, "cats")
+    assert stored_ids(index.chunk_col, "cats") == new_chunks
+    assert stored_ids(index.sentence_col, "cats") == new_sents
+    assert not (old_chunks - new_chunks) & stored_ids(index.chunk_col)
+    assert not (old_sents - new_sents) & stored_ids(index.sentence_col)
+    # Only what changed went to the encoder; unchanged spans kept their vectors.
+    fresh = [s for s in index.spans("cats").chunks if s.id not in old_chunks] + [
+        s for s in index.spans("cats").sentences if s.id not in old_sents]
+    assert sorted(emb.texts) == sorted(encoded(s) for s in fresh)
+    assert report.embedded == len(fresh)
+    assert report.reused == len(old_chunks & new_chunks) + len(old_sents & new_sents) > 0
+    assert report.removed == len(old_chunks - new_chunks) + len(old_sents - new_sents) > 0
+    assert index.documents[0].text == changed.text
+    # The other document is untouched.
+    assert stored_ids(index.chunk_col, "dogs") | stored_ids(index.sentence_col, "dogs") == dogs_before
+
+
+def test_counts_equal_spans_after_many_edits(index):
+    text = CATS.text
+    for i in range(4):
+        text += f"Fact number {i} is about whiskers.\n"
+        index.add([Document("cats", text, title="Cats")])
+    chunks, sents = expected_ids(index, "cats")
+    assert index.counts() == {"chunks": len(chunks), "sentences": len(sents)}
+
+
+def test_remove(index):
+    index.add([CATS, DOGS])
+    dog_chunks, dog_sents = expected_ids(index, "dogs")
+    index.remove("cats")
+    assert [d.id for d in index.documents] == ["dogs"]
+    assert stored_ids(index.chunk_col, "cats") == set() == stored_ids(index.sentence_col, "cats")
+    assert stored_ids(index.chunk_col) == dog_chunks
+    assert stored_ids(index.sentence_col) == dog_sents
+    with pytest.raises(IndexStoreError, match="no document 'cats'"):
+        index.remove("cats")
+
+
+def test_remove_persists(tmp_path, index, emb):
+    index.add([CATS, DOGS])
+    index.remove("dogs")
+    assert [d.id for d in Index(settings_for(tmp_path), emb).documents] == ["cats"]
+
+
+def test_clear(tmp_path, index, emb):
+    index.add([CATS, DOGS])
+    index.clear()
+    assert index.documents == []
+    assert index.counts() == {"chunks": 0, "sentences": 0}
+    assert Index(settings_for(tmp_path), emb).documents == []
+    # The index is usable again after clearing.
+    index.add([DOGS])
+    assert stored_ids(index.chunk_col) == expected_ids(index, "dogs")[0]
+
+
+def test_registry_reopen(tmp_path, index, emb):
+    index.add([CATS, DOGS])
+    reopened = Index(settings_for(tmp_path), emb)
+    assert reopened.documents == [CATS, DOGS]
+    assert reopened.documents[0].title == "Cats"
+    assert reopened.counts() == index.counts()
+    assert {s.id for s in reopened.all_chunks()} == stored_ids(reopened.chunk_col)
+
+
+def test_registry_keeps_metadata(tmp_path, index, emb):
+    doc = Document("m", "Some text here.", title="T", source="https://x.example",
+                   metadata={"outlet": "Paper", "date": "2024-05-01"})
+    index.add([doc])
+    again = Index(settings_for(tmp_path), emb).documents[0]
+    assert (again.title, again.source, again.metadata) == ("T", "https://x.example", doc.metadata)
+
+
+def test_damaged_registry(tmp_path, index, emb):
+    index.add([CATS])
+    index.registry_path.write_text("{ half a file", encoding="utf-8")
+    with pytest.raises(IndexStoreError, match="damaged.*ingest --rebuild"):
+        Index(settings_for(tmp_path), emb)
+
+
+def test_duplicate_ids_rejected(index, emb):
+    with pytest.raises(IndexStoreError, match=r"duplicate document ids \['cats'\]"):
+        index.add([CATS, DOGS, Document("cats", "Other text.")])
+    assert emb.calls == 0
+    assert index.documents == []
+
+
+def test_model_change_forces_re_embedding(tmp_path, index):
+    index.add([CATS])
+    other = OtherEmbeddings()
+    reopened = Index(settings_for(tmp_path), other)
+    # Vectors of another model are dropped; the documents themselves survive in the registry.
+    assert reopened.counts() == {"chunks": 0, "sentences": 0}
+    assert [d.id for d in reopened.documents] == ["cats"]
+    report = reopened.add([CATS])
+    chunks, sents = expected_ids(reopened, "cats")
+    assert report.embedded == len(chunks) + len(sents) == len(other.texts)
+    assert reopened.chunk_col.metadata["model"] == "OtherEmbeddings"
+
+
+def test_embedding_dim_change_is_a_model_change(tmp_path, index):
+    # HashingEmbeddings(128) and (256) have different ids; Chroma would reject mixed dims.
+    from assistant.embeddings import HashingEmbeddings
+
+    index.add([CATS])
+    reopened = Index(settings_for(tmp_path), HashingEmbeddings(128))
+    reopened.add([CATS, DOGS])
+    assert len(reopened.chunk_col.get(limit=1, include=["embeddings"])["embeddings"][0]) == 128
+
+
+def test_failing_encoder_on_a_new_version_keeps_the_old_one(tmp_path, index):
+    index.add([CATS])
+    chunks_before = stored_ids(index.chunk_col)
+    sents_before = stored_ids(index.sentence_col)
+    crashing = Index(settings_for(tmp_path), CountingEmbeddings(fail_after=0))
+    changed = Document("cats", CATS.text + "Cats have whiskers on their legs too.\n", title="Cats")
+    with pytest.raises(EncoderCrashed):
+        crashing.add([changed])
+    assert crashing.documents == [CATS]  # the registry still describes what is stored
+    assert stored_ids(crashing.chunk_col) == chunks_before
+    assert stored_ids(crashing.sentence_col) == sents_before
+    assert Index(settings_for(tmp_path), CountingEmbeddings()).documents == [CATS]
+
+
+def test_failing_encoder_on_a_new_document_keeps_the_others(tmp_path, index):
+    index.add([CATS])
+    crashing = Index(settings_for(tmp_path), CountingEmbeddings(fail_after=0))
+    with pytest.raises(EncoderCrashed):
+        crashing.add([DOGS])
+    assert crashing.documents == [CATS]
+    assert stored_ids(crashing.chunk_col, "cats") == expected_ids(crashing, "cats")[0]
+    assert Index(settings_for(tmp_path), CountingEmbeddings()).documents == [CATS]
+
+
+def test_encoder_failing_between_collections_loses_nothing(tmp_path, index):
+    index.add([CATS])
+    chunks_before = stored_ids(index.chunk_col)
+    sents_before = stored_ids(index.sentence_col)
+    # One batch goes through (the chunks of the new version), then the encoder dies.
+    crashing = Index(settings_for(tmp_path), CountingEmbeddings(fail_after=1))
+    changed = Document("cats", CATS.text.replace("sixteen", "fourteen"), title="Cats")
+    with pytest.raises(EncoderCrashed):
+        crashing.add([changed])
+    assert crashing.documents == [CATS]
+    # The registry says CATS, so CATS's vectors must all still be there.
+    assert chunks_before <= stored_ids(crashing.chunk_col)
+    assert sents_before <= stored_ids(crashing.sentence_col)
+
+
+def test_dense_chunks_and_sentence_vectors(index, emb):
+    index.add([CATS, DOGS])
+    query = emb.embed_query("Dogs were domesticated from wolves")
+    hits = index.dense_chunks(query, k=2)
+    assert len(hits) == 2
+    top_id, top_sim = hits[0]
+    assert top_id in expected_ids(index, "dogs")[0]
+    assert 0.0 < top_sim <= 1.0 + 1e-6
+    assert hits[0][1] >= hits[1][1]
+    sents = index.spans("cats").sentences
+    vectors = index.sentence_vectors(sents)
+    assert set(vectors) == {s.id for s in sents}
+    assert all(v.shape == (256,) for v in vectors.values())
+    # Stored vectors are the encoder's vectors for exactly that sentence text.
+    assert vectors[sents[1].id].tolist() == pytest.approx(emb.embed_documents([encoded(sents[1])])[0], abs=1e-6)
+
+
+def test_dense_chunks_on_an_empty_index(index):
+    assert index.dense_chunks([0.1] * 256, k=3) == []
+
+
+def test_registry_file_is_plain_json(index):
+    index.add([CATS])
+    data = json.loads(index.registry_path.read_text(encoding="utf-8"))
+    assert [d["id"] for d in data["documents"]] == ["cats"]
+    assert not list(index.registry_path.parent.glob("*.tmp"))

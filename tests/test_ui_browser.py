@@ -1,0 +1,205 @@
+"""Real Chromium against the live UI: streaming, [n] -> highlighted span, feedback, no XSS."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from assistant import Assistant, Document
+from assistant.documents import load_file
+from assistant.embeddings import get_embeddings
+from assistant.feedback import FeedbackStore
+from ui.app import launch
+
+pytestmark = pytest.mark.browser
+
+HOST = "127.0.0.1"
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOT = REPO / "docs" / "screenshot.png"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+QUESTION = "What are TPUs, according to the article?"
+EVIL_TEXT = (
+    "Widget news\n\n"
+    "The widget label reads <script>alert(1)</script> in bright red letters.\n"
+    "The spare part is sold as <img src=x onerror=alert(1)> by the vendor.\n"
+)
+# Records every distinct length of the latest answer, to see it grow while streaming.
+WATCH_STREAM = """() => {
+  window.__lengths = [];
+  new MutationObserver(() => {
+    const bots = document.querySelectorAll('#chat [data-testid=bot]');
+    if (!bots.length) return;
+    const n = bots[bots.length - 1].textContent.length;
+    if (window.__lengths[window.__lengths.length - 1] !== n) window.__lengths.push(n);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(bot) -> Iterator[str]:
+    port = free_port()
+    demo = launch(host=HOST, port=port, bot=bot, prevent_thread_lock=True)
+    try:
+        yield f"http://{HOST}:{port}/"
+    finally:
+        demo.close()
+
+
+def make_bot(documents: list[Document], home: Path) -> Assistant:
+    return Assistant.from_documents(documents, index_dir=home / "index",
+                                    embeddings=get_embeddings("hashing"), home=home)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def article_bot(tmp_path_factory) -> Assistant:
+    return make_bot([load_file(REPO / "corpus" / "openai-google-cloud-tpus.txt")],
+                    tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture
+def page(browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def ask(page: Page, question: str) -> None:
+    """Submit a question and wait until its answer has finished streaming."""
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+    expect(page.locator("#chat [data-testid=user]").last).to_contain_text(question)
+    expect(page.locator("#chat .streaming")).to_have_count(0)
+    expect(page.locator("#chat [data-testid=bot]").last).to_be_visible()
+
+
+def test_answer_streams_and_a_citation_click_highlights_its_span(article_bot, page):
+    with serving(article_bot) as url:
+        page.goto(url)
+        page.evaluate(WATCH_STREAM)
+        ask(page, QUESTION)
+        first = page.locator("#chat a.cite-ref", has_text="[1]").first
+        expect(first).to_be_visible()
+        expect(page.locator(".source-panel .cite-card")).to_have_count(2)
+        lengths = page.evaluate("window.__lengths")
+        assert len(lengths) > 5 and lengths == sorted(lengths)  # it grew, word by word
+
+        marks = page.locator(".source-panel mark.c-1-1")
+        expect(marks.first).not_to_have_class("cite current active")
+        first.click()
+        expect(marks.first).to_have_class("cite current c-1-1 active")
+        expect(marks.first).to_be_in_viewport()
+        quote = page.locator(".source-panel .card-1-1 .cite-quote").inner_text()
+        assert "".join(marks.all_inner_texts()) == quote
+        assert "Tensor Processing Units" in quote
+        expect(page.locator(".source-panel .card-1-1")).to_have_class("cite-card card-1-1 active")
+
+        # Another marker moves the highlight.
+        page.locator("#chat a.cite-ref", has_text="[2]").first.click()
+        expect(page.locator(".source-panel mark.c-1-2").first).to_contain_class("active")
+        expect(page.locator(".source-panel mark.active")).to_have_count(
+            page.locator(".source-panel mark.c-1-2").count())
+        first.click()
+        expect(marks.first).to_contain_class("active")
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+
+
+class SlowAssistant(Assistant):
+    """The real assistant, streaming like a slow model: a pause before every update."""
+
+    def stream(self, question, history=None, k=None):
+        for item in super().stream(question, history, k):
+            time.sleep(0.06)
+            yield item
+
+
+def test_a_marker_clicked_while_streaming_highlights_when_the_span_arrives(page, tmp_path):
+    bot = SlowAssistant.from_documents(
+        [load_file(REPO / "corpus" / "openai-google-cloud-tpus.txt")], index_dir=tmp_path / "index",
+        embeddings=get_embeddings("hashing"), home=tmp_path)
+    with serving(bot) as url:
+        page.goto(url)
+        page.locator("#question textarea").fill(QUESTION)
+        page.locator("#question textarea").press("Enter")
+        marker = page.locator("#chat a.cite-ref", has_text="[1]").first
+        marker.wait_for()
+        assert page.locator(".source-panel mark.c-1-1").count() == 0  # still streaming
+        marker.click()
+        expect(page.locator(".source-panel .card-1-2")).to_be_visible()  # the answer is complete
+        expect(page.locator(".source-panel mark.c-1-1").first).to_contain_class("active")
+        expect(page.locator(".source-panel mark.c-1-1").first).to_be_in_viewport()
+
+
+def test_clearing_forgets_history_and_likes_are_stored(article_bot, page):
+    store = FeedbackStore(article_bot.settings.home / "feedback.jsonl")
+    before = len(store.read())
+    with serving(article_bot) as url:
+        page.goto(url)
+        ask(page, QUESTION)
+        expect(page.locator("#chat a.cite-ref").first).to_be_visible()
+        page.locator("#chat button[aria-label='Clear']").click()  # the chatbot's own trash can
+        expect(page.locator("#chat [data-testid=bot]")).to_have_count(0)
+        expect(page.locator(".source-panel .cite-card")).to_have_count(0)  # the server cleared too
+        ask(page, "Why are they efficient?")
+        expect(page.locator("#chat [data-testid=bot]")).to_have_count(1)
+        expect(page.locator("#chat .query-note")).to_have_count(0)  # no history to lean on
+
+        ask(page, "Who is OpenAI’s CEO?")
+        answers = page.locator("#chat [data-testid=bot]")
+        expect(answers).to_have_count(2)
+        expect(answers.last.locator(".abstain")).to_contain_text("Not in the article")
+        page.locator("#comment textarea").fill("correct refusal")
+        page.locator("#chat button[aria-label='Like']").last.click()
+        expect(page.locator("#comment textarea")).to_have_value("")
+    records = store.read()[before:]
+    assert [(r["rating"], r["comment"], r["abstained"]) for r in records] == [
+        ("up", "correct refusal", True)]
+
+
+def test_markup_in_documents_and_questions_is_shown_as_text(browser, page, tmp_path):
+    bot = make_bot([Document(id="evil", text=EVIL_TEXT, title="Widget news",
+                             source="javascript:alert(1)", metadata={"outlet": "<b>x</b>"})],
+                   tmp_path)
+    dialogs: list[str] = []
+    errors: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("console", lambda m: errors.append(m.text) if "alert" in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    with serving(bot) as url:
+        page.goto(url)
+        panel = page.locator("#sources")
+        expect(panel.get_by_text("<script>alert(1)</script>", exact=False)).to_be_visible()
+        expect(panel.get_by_text("<img src=x onerror=alert(1)>", exact=False)).to_be_visible()
+        ask(page, "What is the spare part sold as? <img src=x onerror=alert(2)>")
+        expect(page.locator("#chat [data-testid=bot]")).to_contain_text("<img src=x onerror=alert(1)>")
+        expect(page.locator("#chat [data-testid=user]")).to_contain_text("<img src=x onerror=alert(2)>")
+        page.wait_for_timeout(500)  # give any injected handler the chance to fire
+        assert page.locator("img[src='x']").count() == 0
+        assert page.locator("#sources script, #chat script").count() == 0
+        assert page.locator("a[href^='javascript:']").count() == 0
+    assert dialogs == [] and errors == []

@@ -1,0 +1,141 @@
+"""The live UI server driven through gradio_client: answers, follow-ups, abstentions, feedback."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AuthenticationError
+
+from assistant import Assistant
+from assistant.answer import Answer, Citation, check_citations
+from assistant.embeddings import get_embeddings
+from assistant.feedback import FeedbackStore
+from ui.app import launch
+
+pytestmark = pytest.mark.integration
+
+HOST = "127.0.0.1"
+ARTICLE_PATH = Path(__file__).resolve().parents[1] / "corpus" / "openai-google-cloud-tpus.txt"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(bot) -> Iterator[str]:
+    """The app on a free local port, in a background thread; closed on exit."""
+    port = free_port()
+    demo = launch(host=HOST, port=port, bot=bot, prevent_thread_lock=True)
+    try:
+        yield f"http://{HOST}:{port}/"
+    finally:
+        demo.close()
+    with socket.socket() as s:  # the port is released: nothing keeps listening
+        assert s.connect_ex((HOST, port)) != 0
+
+
+@pytest.fixture(scope="module")
+def hashing_bot(tmp_path_factory):
+    from assistant.documents import load_file
+
+    home = tmp_path_factory.mktemp("home")
+    return Assistant.from_documents([load_file(ARTICLE_PATH)], index_dir=home / "index",
+                                    embeddings=get_embeddings("hashing"), home=home)
+
+
+@pytest.fixture(scope="module")
+def url(hashing_bot):
+    with serving(hashing_bot) as address:
+        yield address
+
+
+def ask(client: Client, question: str, k: int = 5) -> tuple[list, dict, list]:
+    """(final chat, answer dict, every streamed chat) for one question."""
+    job = client.submit(question, k, api_name="/ask")
+    updates = list(job)
+    assert updates[0][-1] == ""  # the first update empties the question box
+    chat, _panel, _details, answer, _box = job.result()
+    return chat, answer, [u[0] for u in updates]
+
+
+def as_answer(data: dict) -> Answer:
+    return Answer(text=data["text"], abstained=data["abstained"], query=data["query"],
+                  citations=[Citation(**c) for c in data["citations"]])
+
+
+def message_text(message: dict) -> str:
+    content = message["content"]
+    return "".join(part.get("text", "") for part in content) if isinstance(content, list) else content
+
+
+def test_a_question_gets_a_streamed_answer_with_valid_citations(url, hashing_bot):
+    client = Client(url, verbose=False)
+    chat, answer, streamed = ask(client, "What are TPUs, according to the article?")
+    assert len(streamed) > 2  # the text arrived in several updates, not at once
+    assert not answer["abstained"] and answer["citations"]
+    assert check_citations(as_answer(answer), hashing_bot.documents) == []
+    assert "Tensor Processing Units" in answer["citations"][0]["quote"]
+    html = message_text(chat[-1])
+    assert all(f'href="#cite-1-{c["n"]}"' in html for c in answer["citations"])
+
+
+def test_a_follow_up_uses_this_sessions_history_only(url):
+    client = Client(url, verbose=False)
+    ask(client, "What are TPUs, according to the article?")
+    chat, answer, _ = ask(client, "Why are they efficient?")
+    assert len(chat) == 4
+    assert answer["query"] != answer["question"] and "TPUs" in answer["query"]
+    assert "Searched for:" in message_text(chat[-1])
+    assert any("performance per watt" in c["quote"] for c in answer["citations"])
+    # Another session (another browser tab) starts from an empty history.
+    chat, other, _ = ask(Client(url, verbose=False), "Why are they efficient?")
+    assert len(chat) == 2 and other["query"] == "Why are they efficient?"
+
+
+def test_an_unanswerable_question_abstains(url):
+    chat, answer, _ = ask(Client(url, verbose=False), "How much is the OpenAI–Google Cloud deal worth?")
+    assert answer["abstained"] and answer["citations"] == []
+    assert 'class="abstain"' in message_text(chat[-1])
+
+
+def test_feedback_and_clear(url, hashing_bot):
+    client = Client(url, verbose=False)
+    ask(client, "What are TPUs, according to the article?")
+    assert client.predict("spot on", api_name="/feedback_up") == ""
+    record = FeedbackStore(hashing_bot.settings.home / "feedback.jsonl").read()[-1]
+    assert record["rating"] == "up" and record["comment"] == "spot on" and record["citations"]
+    chat, _panel, _details, answer = client.predict(api_name="/clear")
+    assert chat == [] and answer is None
+    _, after, _ = ask(client, "Why are they efficient?")
+    assert after["query"] == "Why are they efficient?"  # the history went with the clear
+
+
+def test_basic_auth_from_the_environment(hashing_bot, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_UI_AUTH", "ann:s3cret")
+    with serving(hashing_bot) as address:
+        with pytest.raises(AuthenticationError):
+            Client(address, verbose=False)
+        with pytest.raises(ValueError, match="Could not login"):
+            Client(address, auth=("ann", "wrong"), verbose=False)
+        client = Client(address, auth=("ann", "s3cret"), verbose=False)
+        _, answer, _ = ask(client, "What are TPUs, according to the article?")
+        assert answer["citations"]
+
+
+def test_the_real_model_cites_and_abstains(real_bot):
+    with serving(real_bot) as address:
+        client = Client(address, verbose=False)
+        _, answer, _ = ask(client, "Which TPU versions does OpenAI use?")
+        assert not answer["abstained"]
+        assert any("v4 and v5e" in c["quote"] for c in answer["citations"])
+        assert check_citations(as_answer(answer), real_bot.documents) == []
+        _, refused, _ = ask(client, "Who is OpenAI's CEO?")
+        assert refused["abstained"] and refused["citations"] == []

@@ -1,0 +1,308 @@
+"""UI handlers and renderers over a real Assistant (hashing embeddings: fast, no model)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import gradio as gr
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assistant import Assistant, Document
+from assistant.answer import check_citations
+from assistant.errors import ConfigError, DocumentError
+from assistant.feedback import FeedbackStore, feedback_record
+from ui import render
+from ui.app import auth_from_env, build_app, cleared, example_questions, rate, respond
+
+TPU_QUESTION = "What are TPUs, according to the article?"
+EVIL = "<script>alert(1)</script>"
+EVIL_IMG = "<img src=x onerror=alert(1)>"
+
+
+class Tree(HTMLParser):
+    """Text per mark class, every tag and attribute seen, and the text outside tags."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.marked: dict[str, str] = {}
+        self.text: list[str] = []
+        self._open: list[list[str]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs_d = dict(attrs)
+        self.tags.append((tag, attrs_d))
+        if tag in ("br", "img", "input"):
+            return
+        self._open.append((attrs_d.get("class") or "").split())
+
+    def handle_endtag(self, tag):
+        self._open.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+        classes = self._open[-1] if self._open else []
+        for c in classes:
+            if c.startswith("c-"):
+                self.marked[c[2:]] = self.marked.get(c[2:], "") + data
+
+
+@pytest.fixture
+def bot(tmp_path, article, hashing):
+    return Assistant.from_documents([article], index_dir=tmp_path / "idx", embeddings=hashing)
+
+
+@pytest.fixture
+def hashing():
+    from assistant.embeddings import get_embeddings
+
+    return get_embeddings("hashing")
+
+
+def cite(n: int, doc: Document, start: int, end: int) -> dict:
+    """A citation dict as answers carry it, made by the answerer's own helper."""
+    from dataclasses import asdict
+
+    from assistant.answer import make_citation
+    from assistant.chunking import Span
+
+    return asdict(make_citation(n, doc, Span(doc.id, start, end, doc.text[start:end]), 0.5))
+
+
+def run(bot, question, turns=(), k=5):
+    return list(respond(bot, question, list(turns), k))
+
+
+# -- chat handler -----------------------------------------------------------------------
+def test_respond_streams_growing_text_then_the_final_answer(bot):
+    updates = run(bot, TPU_QUESTION)
+    assert len(updates) > 3
+    *partials, final = updates
+    texts = [re.sub(r"<[^>]+>", "", u[0][-1]["content"]) for u in partials]
+    assert all(len(a) < len(b) and b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
+    # While streaming only the chat changes; state, panels and JSON wait for the final update.
+    assert all(u[1] == gr.skip() and u[2] == gr.skip() for u in partials)
+    chat, turns, panel, details, answer, box = final
+    assert [m["role"] for m in chat] == ["user", "assistant"]
+    assert len(turns) == 1 and answer == turns[0] and box == gr.skip()
+    assert updates[0][5] == "" and all(u[5] == gr.skip() for u in updates[1:])
+    assert not answer["abstained"] and check_citations(_answer(answer), bot.documents) == []
+    assert "Tensor Processing Units" in answer["citations"][0]["quote"]
+    assert 'href="#cite-1-1"' in chat[-1]["content"] and 'id="cite-1-1"' in panel
+    assert "retrieve" in details and "bm25" in details
+
+
+def test_markers_are_links_while_streaming(bot):
+    partials = [u for u in run(bot, TPU_QUESTION)[:-1] if "[1]" in u[0][-1]["content"]]
+    assert partials, "the [1] marker should appear before the final update"
+    assert '<a class="cite-ref" href="#cite-1-1">[1]</a>' in partials[0][0][-1]["content"]
+
+
+def test_cited_spans_highlight_exactly_the_quote(bot):
+    *_, (chat, turns, panel, *_rest) = run(bot, TPU_QUESTION)
+    marked = Tree(panel).marked
+    for c in turns[0]["citations"]:
+        doc = next(d for d in bot.documents if d.id == c["doc_id"])
+        assert marked[f"1-{c['n']}"] == doc.text[c["start"] : c["end"]] == c["quote"]
+    cards = [a for t, a in Tree(panel).tags if t == "li" and "cite-card" in (a.get("class") or "")]
+    assert len(cards) == len(turns[0]["citations"])
+    assert "datacenters.com" in panel and "¶ " in panel
+
+
+def test_follow_up_uses_the_session_history(bot):
+    *_, first = run(bot, TPU_QUESTION)
+    *_, (chat, turns, panel, _, answer, _) = run(bot, "Why are they efficient?", first[1])
+    assert len(turns) == 2 and len(chat) == 4
+    assert answer["query"] != answer["question"] and "TPUs" in answer["query"]
+    assert "Searched for:" in chat[-1]["content"]
+    # Both turns' spans stay clickable; only the latest is numbered on top.
+    assert 'id="cite-1-1"' in panel and 'id="cite-2-1"' in panel
+    *_, (_, alone, *_r) = run(bot, "Why are they efficient?")
+    assert alone[0]["query"] == "Why are they efficient?"
+
+
+def test_abstention_renders_distinctly(bot):
+    *_, (chat, turns, panel, *_r) = run(bot, "Who is OpenAI’s CEO?")
+    assert turns[0]["abstained"] and turns[0]["citations"] == []
+    html = chat[-1]["content"]
+    assert 'class="abstain"' in html and render.ABSTAIN_LABEL in html
+    assert 'class="answer"' not in html and "cite-ref" not in html
+    assert "cite-card" not in panel
+
+
+def test_api_errors_become_gradio_errors(bot):
+    with pytest.raises(gr.Error, match="question is empty"):
+        run(bot, "   ")
+    with pytest.raises(gr.Error, match="keep it under"):
+        run(bot, "why " * 600)
+
+
+def test_clear_resets_every_output(bot):
+    chat, turns, panel, details, answer = cleared(bot)
+    assert chat == [] and turns == [] and answer is None
+    assert "cite-card" not in panel and "Powering the Future of AI" in panel
+
+
+def test_build_app_wires_the_public_endpoints(bot):
+    demo = build_app(bot)
+    names = {d.api_name for d in demo.fns.values()}
+    assert {"ask", "clear", "feedback_up", "feedback_down"} <= names
+
+
+# -- renderers ----------------------------------------------------------------------------
+def test_chat_html_escapes_text_and_links_markers():
+    html = render.chat_html(f'He said "hi" & left {EVIL} [2]', turn=3)
+    assert "<script" not in html and "&lt;script&gt;" in html and "&quot;hi&quot;" in html
+    assert '<a class="cite-ref" href="#cite-3-2">[2]</a>' in html
+    assert "query-note" not in render.chat_html("x [1]", 1, query="q", question="q")
+    note = render.chat_html("x [1]", 1, query=f"q {EVIL}", question="q")
+    assert "Searched for:" in note and "&lt;script&gt;" in note and "<script" not in note
+    assert render.user_html(EVIL_IMG) == '<div class="question">&lt;img src=x onerror=alert(1)&gt;</div>'
+
+
+def test_source_panel_escapes_documents_and_refuses_script_links():
+    doc = Document(id="evil", title=f"Title {EVIL}", source="javascript:alert(1)",
+                   text=f"Headline\n\nBody {EVIL} and {EVIL_IMG} end.\n- item {EVIL_IMG}",
+                   metadata={"outlet": '"><b>x'})
+    html = render.source_html([doc], [[cite(1, doc, 15, 30)]])
+    tags = {t for t, _ in Tree(html).tags}
+    assert not tags & {"script", "img", "b"}
+    assert "javascript:" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x" in html
+    assert Tree(html).marked["1-1"] == doc.text[15:30]
+
+
+def test_many_documents_show_only_the_cited_ones():
+    docs = [Document(id=f"d{i}", text=f"Document number {i} says something.") for i in range(8)]
+    html = render.source_html(docs, [[cite(1, docs[3], 0, 8)]])
+    assert 'data-doc="d3"' in html and 'data-doc="d0"' not in html
+    assert 'data-doc="d0"' in render.source_html(docs[:3], [])
+
+
+def test_blocks_render_as_headings_paragraphs_and_items(article):
+    tree = Tree(render.document_html(article))
+    kinds = [t for t, _ in tree.tags]
+    assert kinds.count("h3") == sum(b.kind == "heading" for b in article.blocks) > 0
+    assert kinds.count("li") == sum(b.kind == "item" for b in article.blocks) > 0
+    assert "h2" in kinds and "ul" in kinds
+    paragraphs = [b for b in article.blocks if b.kind == "paragraph"]
+    assert kinds.count("p") >= len(paragraphs)
+    # Nothing of the article is lost: every block's text appears in order.
+    flat = "".join(tree.text)
+    pos = 0
+    for b in article.blocks:
+        pos = flat.index(article.text[b.start : b.end], pos)
+
+
+spans = st.tuples(st.integers(0, 80), st.integers(1, 40)).map(lambda t: (t[0], t[0] + t[1]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("ab <>&\"'\n-é.")), min_size=5, max_size=120)
+       .filter(lambda s: s.strip()), cuts=st.lists(spans, max_size=4))
+def test_any_overlapping_spans_highlight_exactly_their_slice(text, cuts):
+    doc = Document(id="d", text=text)
+    cuts = [(s, min(e, len(text))) for s, e in cuts if s < len(text) and s < min(e, len(text))]
+    cites = [cite(i, doc, s, e) for i, (s, e) in enumerate(cuts, start=1)]
+    html = render.source_html([doc], [cites])
+    assert not {t for t, _ in Tree(html).tags} - {"div", "ol", "li", "a", "span", "blockquote",
+                                                  "article", "header", "h2", "h3", "p", "ul",
+                                                  "mark", "sup"}
+    marked = Tree(html).marked
+    for c in cites:
+        # Only the text inside blocks is shown: whitespace between lines is layout, not content.
+        shown = "".join(text[b.start : b.end][max(c["start"] - b.start, 0):max(c["end"] - b.start, 0)]
+                        for b in doc.blocks)
+        assert marked.get(f"1-{c['n']}", "") == shown
+
+
+def test_details_show_timings_and_scores():
+    answer = {"timings": {"retrieve": 0.0123}, "passages": [
+        {"doc_id": "d", "start": 0, "end": 5, "text": EVIL, "score": 0.5, "dense_score": None,
+         "bm25_score": 1.25}]}
+    html = render.details_html(answer)
+    assert "12.3 ms" in html and "0.5000" in html and "1.250" in html and "–" in html
+    assert "<script" not in html
+
+
+def test_turn_of_message_maps_assistant_messages_only():
+    assert [render.turn_of_message(i) for i in range(5)] == [None, 0, None, 1, None]
+    assert render.turn_of_message([3, 0]) == 1
+
+
+# -- feedback -----------------------------------------------------------------------------
+def test_feedback_store_appends_and_reads(tmp_path):
+    store = FeedbackStore(tmp_path / "a" / "feedback.jsonl")
+    assert store.read() == []
+    store.append({"rating": "up", "comment": "é ✓"})
+    store.append({"rating": "down"})
+    assert store.read() == [{"comment": "é ✓", "rating": "up"}, {"rating": "down"}]
+    assert len(store.path.read_text(encoding="utf-8").splitlines()) == 2
+    store.path.write_text('{"rating": "up"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(DocumentError, match=":2 is not valid JSON"):
+        store.read()
+
+
+def test_feedback_record_shape_and_validation(bot):
+    answer = bot.ask(TPU_QUESTION)
+    now = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    record = feedback_record(answer, "down", "  wrong span ", now=now)
+    assert record == {
+        "timestamp": "2025-01-02T03:04:05+00:00", "rating": "down", "comment": "wrong span",
+        "question": TPU_QUESTION, "query": answer.query, "answer": answer.text,
+        "abstained": False, "citations": answer.to_dict()["citations"],
+    }
+    json.dumps(record)
+    with pytest.raises(ConfigError, match="rating must be 'up' or 'down'"):
+        feedback_record(answer, "meh")
+
+
+def test_rating_the_latest_answer_appends_to_the_home_feedback_file(bot):
+    store = FeedbackStore(bot.settings.home / "feedback.jsonl")
+    with pytest.warns(UserWarning, match="Ask a question first"):
+        assert rate(store, [], "", "up") == gr.skip()
+    assert store.read() == []
+    *_, (_, turns, *_r) = run(bot, TPU_QUESTION)
+    *_, (_, turns, *_r) = run(bot, "Who is OpenAI’s CEO?", turns)
+    assert rate(store, turns, "good", "up", index=0) == ""
+    assert rate(store, turns, "", "down") == ""
+    first, second = store.read()
+    assert (first["rating"], first["comment"], first["abstained"]) == ("up", "good", False)
+    assert first["citations"] and first["question"] == TPU_QUESTION
+    assert (second["rating"], second["abstained"], second["citations"]) == ("down", True, [])
+    assert datetime.fromisoformat(second["timestamp"]).tzinfo is not None
+
+
+# -- configuration --------------------------------------------------------------------------
+def test_examples_come_from_the_gold_set(tmp_path):
+    from assistant.config import Settings
+
+    questions = example_questions(Settings.load().corpus_dir / "eval" / "article.jsonl")
+    assert len(questions) == 5
+    assert questions[0] == "What is the headline of the article?"
+    assert questions[-1] == "Who is OpenAI’s CEO?"
+    assert example_questions(tmp_path / "missing.jsonl") == []
+
+
+def test_auth_comes_from_the_environment(monkeypatch):
+    assert auth_from_env() is None
+    monkeypatch.setenv("ASSISTANT_UI_AUTH", "ann:s3:cret")
+    assert auth_from_env() == ("ann", "s3:cret")
+    for bad in ("ann", "ann:", ":hunter2"):
+        monkeypatch.setenv("ASSISTANT_UI_AUTH", bad)
+        with pytest.raises(ConfigError, match="user:password") as info:
+            auth_from_env()
+        assert "hunter2" not in str(info.value)  # a password is never echoed
+
+
+def _answer(data):
+    from assistant.answer import Answer, Citation
+
+    return Answer(text=data["text"], abstained=data["abstained"], query=data["query"],
+                  citations=[Citation(**c) for c in data["citations"]])

@@ -1,0 +1,187 @@
+"""HTML for the UI: chat messages with clickable [n] markers, the source panel, the details.
+
+Pure functions from API objects (or their `to_dict()` forms) to strings. Every piece of
+document or answer text goes through `html.escape`: an article may contain markup.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from assistant.answer import Citation
+from assistant.documents import Document
+
+MARKER = re.compile(r"\[(\d+)\]")
+ABSTAIN_LABEL = "Not in the article"
+MAX_DOCS_SHOWN = 5  # beyond this, the panel shows only the documents the session cited
+
+
+def cite_id(turn: int, n: int) -> str:
+    """The key shared by a marker, its highlighted span and its citation card."""
+    return f"{turn}-{n}"
+
+
+def chat_html(text: str, turn: int, *, abstained: bool = False, query: str = "",
+              question: str = "", streaming: bool = False) -> str:
+    """An assistant message: escaped text, [n] as links to the cited spans, notes around it."""
+    body = MARKER.sub(
+        lambda m: f'<a class="cite-ref" href="#cite-{cite_id(turn, int(m.group(1)))}">[{m.group(1)}]</a>',
+        escape(text),
+    )
+    if abstained:
+        body = (f'<div class="abstain"><span class="abstain-label">{ABSTAIN_LABEL}</span>'
+                f'<span class="abstain-text">{body}</span></div>')
+    else:
+        body = f'<div class="answer{" streaming" if streaming else ""}">{body}</div>'
+    if query and query != question:
+        body += f'<div class="query-note">Searched for: <q>{escape(query)}</q></div>'
+    return body
+
+
+def messages(turns: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The chat as Gradio messages: a user and an assistant message per answer dict."""
+    out = []
+    for turn, a in enumerate(turns, start=1):
+        out.append({"role": "user", "content": user_html(a["question"])})
+        out.append({"role": "assistant", "content": chat_html(
+            a["text"], turn, abstained=a["abstained"], query=a["query"], question=a["question"])})
+    return out
+
+
+def turn_of_message(index: Any) -> int | None:
+    """The answer (0-based) behind a chat message index, None for a question."""
+    if isinstance(index, (list, tuple)):
+        index = index[0]
+    return index // 2 if isinstance(index, int) and index % 2 == 1 else None
+
+
+def user_html(question: str) -> str:
+    """A user message, shown as typed."""
+    return f'<div class="question">{escape(question)}</div>'
+
+
+def source_html(documents: Sequence[Document], turns: Sequence[Sequence[Mapping[str, Any]]]) -> str:
+    """The documents with every cited span marked; the latest turn's citations listed on top.
+
+    `turns` holds each answer's citation dicts in order; turn numbers start at 1.
+    """
+    current = len(turns)
+    marks: dict[str, list[tuple[int, int, str, bool]]] = {}
+    for turn, citations in enumerate(turns, start=1):
+        for c in citations:
+            marks.setdefault(c["doc_id"], []).append(
+                (int(c["start"]), int(c["end"]), cite_id(turn, int(c["n"])), turn == current))
+    docs = list(documents)
+    if len(docs) > MAX_DOCS_SHOWN:
+        docs = [d for d in docs if d.id in marks]
+    cards = citations_html(turns[-1], current) if turns else ""
+    body = "".join(document_html(d, marks.get(d.id, [])) for d in docs)
+    return f'<div class="source-panel">{cards}{body}</div>'
+
+
+def citations_html(citations: Sequence[Mapping[str, Any]], turn: int) -> str:
+    """One card per citation: [n], title, outlet, ¶ and the quote."""
+    if not citations:
+        return ""
+    items = []
+    for c in citations:
+        key = cite_id(turn, int(c["n"]))
+        label = Citation(**{k: c[k] for k in Citation.__dataclass_fields__ if k in c}).label()
+        section = f' <span class="section">§ {escape(c["section"])}</span>' if c.get("section") else ""
+        items.append(
+            f'<li class="cite-card card-{key}"><a class="cite-ref" href="#cite-{key}">[{c["n"]}]</a> '
+            f'<span class="cite-label">{escape(label)}</span>{section}'
+            f'<blockquote class="cite-quote">{escape(c["quote"])}</blockquote></li>'
+        )
+    return f'<ol class="cite-list">{"".join(items)}</ol>'
+
+
+def document_html(doc: Document, marks: Sequence[tuple[int, int, str, bool]] = ()) -> str:
+    """One document as headings, numbered paragraphs and list items, with marked spans.
+
+    Each mark is (start, end, key, current); the text inside a mark is exactly
+    doc.text[start:end], split into pieces only where blocks or other marks begin or end.
+    """
+    head = [f'<header class="doc-head"><span class="doc-title">{escape(doc.title or doc.id)}</span>']
+    if doc.metadata.get("outlet"):
+        head.append(f'<span class="doc-outlet">{escape(str(doc.metadata["outlet"]))}</span>')
+    if doc.source.startswith(("http://", "https://")):  # never a javascript: or file: link
+        head.append(f'<a class="doc-source" href="{escape(doc.source)}" target="_blank" '
+                    f'rel="noopener noreferrer">source</a>')
+    parts = ["".join(head) + "</header>"]
+    opened: set[str] = set()
+    in_list = False
+    for block in doc.blocks:
+        if block.kind == "item" and not in_list:
+            parts.append('<ul class="items">')
+        elif block.kind != "item" and in_list:
+            parts.append("</ul>")
+        in_list = block.kind == "item"
+        inner = _marked(doc.text, block.start, block.end, marks, opened)
+        number = f'<span class="pnum">¶ {block.number}</span>' if block.number else ""
+        if block.kind == "title":
+            parts.append(f'<h2 class="block title">{inner}</h2>')
+        elif block.kind == "heading":
+            parts.append(f'<h3 class="block heading">{inner}</h3>')
+        elif block.kind == "item":
+            parts.append(f'<li class="block item">{number}{inner}</li>')
+        elif block.kind == "meta":
+            parts.append(f'<p class="block meta">{inner}</p>')
+        else:
+            parts.append(f'<p class="block paragraph">{number}{inner}</p>')
+    if in_list:
+        parts.append("</ul>")
+    return f'<article class="doc" data-doc="{escape(doc.id)}">{"".join(parts)}</article>'
+
+
+def _marked(text: str, start: int, end: int, marks: Sequence[tuple[int, int, str, bool]],
+            opened: set[str]) -> str:
+    # Cut the block at every mark boundary inside it; each piece knows which marks cover it.
+    cuts = {start, end} | {p for s, e, _, _ in marks for p in (s, e) if start < p < end}
+    bounds = sorted(cuts)
+    out = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        covering = [(key, cur) for s, e, key, cur in marks if s <= a and b <= e]
+        piece = escape(text[a:b])
+        if not covering:
+            out.append(piece)
+            continue
+        for key, cur in covering:
+            if key not in opened:  # the scroll target and, for the latest answer, its number
+                opened.add(key)
+                out.append(f'<span class="cite-anchor" id="cite-{key}"></span>')
+                if cur:
+                    out.append(f'<sup class="cite-badge">[{key.split("-")[1]}]</sup>')
+        classes = " ".join(f"c-{key}" for key, _ in covering)
+        state = " current" if any(cur for _, cur in covering) else ""
+        out.append(f'<mark class="cite{state} {classes}">{piece}</mark>')
+    return "".join(out)
+
+
+def details_html(answer: Mapping[str, Any] | None) -> str:
+    """Per-stage timings and the retrieved passages with their scores."""
+    if not answer:
+        return '<p class="details-empty">Ask a question to see timings and retrieved passages.</p>'
+    timings = "".join(
+        f"<tr><td>{escape(stage)}</td><td>{seconds * 1000:.1f} ms</td></tr>"
+        for stage, seconds in answer.get("timings", {}).items()
+    )
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{escape(p['doc_id'])} {p['start']}–{p['end']}</td>"
+        f"<td>{p['score']:.4f}</td><td>{_num(p.get('dense_score'))}</td>"
+        f"<td>{_num(p.get('bm25_score'))}</td><td class='passage'>{escape(p['text'])}</td></tr>"
+        for i, p in enumerate(answer.get("passages", []), start=1)
+    )
+    return (
+        '<div class="details">'
+        f'<table class="timings"><tr><th>stage</th><th>time</th></tr>{timings}</table>'
+        '<table class="passages"><tr><th>#</th><th>span</th><th>fused</th><th>dense</th>'
+        f'<th>bm25</th><th>text</th></tr>{rows}</table></div>'
+    )
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
