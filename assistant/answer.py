@@ -78,7 +78,7 @@ class SpanSource(Protocol):
 
 
 FEATURES = ("dense", "dense_question", "lex", "lex_question", "lex_context", "chunk_dense",
-            "rank_prior", "heading", "novel", "typed", "type_match")
+            "rank_prior", "heading", "typed", "type_match")
 
 # Hand-set starting point; scripts/calibrate.py replaces these with weights fitted on data.
 _DEFAULT_WEIGHTS = {"dense": 4.0, "dense_question": 2.0, "lex": 2.0, "lex_question": 1.0,
@@ -86,13 +86,21 @@ _DEFAULT_WEIGHTS = {"dense": 4.0, "dense_question": 2.0, "lex": 2.0, "lex_questi
                     "novel": -3.0, "typed": -1.0, "type_match": 1.0}
 
 
+# Question-level features for the answer/abstain gate, read off the scored candidates.
+GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "type_missing")
+_DEFAULT_GATE = {"best_logit": 1.0, "gap": 1.0, "best_dense": 1.0, "best_lex": 1.0,
+                 "novel": -2.0, "type_missing": -1.0}
+
+
 @dataclass(frozen=True)
 class Params:
-    """A logistic model of P(sentence answers the query) and the abstention threshold."""
+    """Two small logistic models: P(sentence answers) ranks sentences, P(answerable) gates."""
 
     weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_WEIGHTS))
     bias: float = -5.0
-    threshold: float = 0.5  # best sentence probability below this -> abstain
+    gate_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_GATE))
+    gate_bias: float = 0.0
+    threshold: float = 0.5  # P(answerable) below this -> abstain
     margin: float = 0.15  # extra sentences must be within this probability of the best one
     max_sentences: int = 3
 
@@ -104,10 +112,37 @@ class Params:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(**{k: v for k, v in data.get("params", {}).items() if k in cls.__dataclass_fields__})
 
+    def logit(self, features: dict[str, float]) -> float:
+        """Linear score of one candidate's features."""
+        return self.bias + sum(self.weights.get(f, 0.0) * features.get(f, 0.0) for f in FEATURES)
+
     def probability(self, features: dict[str, float]) -> float:
-        """Logistic score of one candidate's features."""
-        z = self.bias + sum(self.weights.get(f, 0.0) * features.get(f, 0.0) for f in FEATURES)
-        return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+        """P(this sentence answers the query)."""
+        return _sigmoid(self.logit(features))
+
+    def answerable(self, gate: dict[str, float]) -> float:
+        """P(the documents answer the question), from question-level features."""
+        return _sigmoid(self.gate_bias + sum(self.gate_weights.get(f, 0.0) * gate.get(f, 0.0)
+                                             for f in GATE_FEATURES))
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+
+
+def gate_features(cands: list[Candidate], p: Params) -> dict[str, float]:
+    """What the gate sees: how strong and how clear-cut the best sentence is."""
+    logits = sorted((p.logit(c.features) for c in cands), reverse=True)
+    probs = [_sigmoid(z) for z in logits[:2]]
+    top = sorted(cands, key=lambda c: -p.logit(c.features))[:3]
+    return {
+        "best_logit": logits[0],
+        "gap": probs[0] - (probs[1] if len(probs) > 1 else 0.0),
+        "best_dense": max(c.features["dense_question"] for c in cands),
+        "best_lex": max(c.features["lex_question"] for c in cands),
+        "novel": cands[0].features["novel"],
+        "type_missing": 1.0 if cands[0].features["typed"] and not any(c.features["type_match"] for c in top) else 0.0,
+    }
 
 
 @dataclass
@@ -162,6 +197,9 @@ class ExtractiveAnswerer:
         novel = features.novelty(qq_w, idf)
         kind = features.answer_type(question)
 
+        # Rank of each passage's document among the retrieved documents: with many documents
+        # the best-ranked one usually holds the answer; with one document it says nothing.
+        doc_rank = {d: i for i, d in enumerate(dict.fromkeys(p.doc_id for p in passages))}
         found: dict[str, tuple[Span, int, Passage]] = {}
         for rank, p in enumerate(passages):
             spans = self.source.spans(p.doc_id)
@@ -192,7 +230,7 @@ class ExtractiveAnswerer:
                 "lex_question": features.coverage(qq_w, terms),
                 "lex_context": features.coverage(q_w, contexts[passage.start]),
                 "chunk_dense": passage.dense_score if passage.dense_score is not None else dense_floor,
-                "rank_prior": 1.0 / (1 + rank),
+                "rank_prior": 1.0 / (1 + doc_rank[s.doc_id]),
                 "heading": 1.0 if block is not None and block.kind in ("title", "meta") else 0.0,
                 "novel": novel,
                 "typed": 1.0 if kind else 0.0,
@@ -206,11 +244,10 @@ class ExtractiveAnswerer:
         p = p or self.params
         if not cands:
             return []
-        scored = sorted(((p.probability(c.features), c) for c in cands), key=lambda x: -x[0])
-        best = scored[0][0]
-        if best < p.threshold:
+        if p.answerable(gate_features(cands, p)) < p.threshold:
             return []
-        floor = max(p.threshold, best - p.margin)
+        scored = sorted(((p.probability(c.features), c) for c in cands), key=lambda x: -x[0])
+        floor = scored[0][0] - p.margin
         chosen = [c for prob, c in scored[: p.max_sentences] if prob >= floor]
         # A heading is a weak answer when a body sentence also qualifies.
         body = [c for c in chosen if not c.heading]

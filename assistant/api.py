@@ -42,7 +42,9 @@ class Assistant:
         bot = cls(index, settings)
         if not index.documents:
             bot.ingest([settings.corpus_dir])
-        elif not index.is_complete():  # e.g. the embedding model changed: re-embed what is registered
+        else:
+            # Re-sync what is registered: embeds nothing when the vectors are current, and
+            # re-embeds after a model or span change (content-derived ids no longer match).
             index.add(index.documents)
         return bot
 

@@ -97,5 +97,88 @@ def ui(host: str, port: int) -> None:
     launch(host=host, port=port)
 
 
+@main.command(name="eval")
+@click.option("--dataset", type=click.Path(path_type=Path), default=None,
+              help="Gold cases (JSONL); default corpus/eval/article.jsonl.")
+@click.option("--flat", "flat_path", type=click.Path(path_type=Path), default=None,
+              help="Run an external flat-QA file (ClapNQ format) instead, with the naive baseline.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Questions to sample from --flat.")
+@click.option("--from-feedback", "feedback", type=click.Path(path_type=Path), default=None,
+              help="Turn a feedback JSONL file into draft gold cases (printed) and exit.")
+@click.option("--thresholds", type=click.Path(path_type=Path), default=None,
+              help="Minimum metric values (TOML); default corpus/eval/thresholds.toml.")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
+              help="Write report.md, metrics.json and chart.png here.")
+@click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON.")
+def eval_(dataset, flat_path, limit, feedback, thresholds, report_dir, as_json) -> None:
+    """Score the assistant; exit 1 when a metric is below its threshold."""
+    from . import evaluate as ev
+
+    if feedback is not None:
+        from .drafts import drafts_from_feedback
+
+        for case in drafts_from_feedback(feedback):
+            click.echo(json.dumps(case, ensure_ascii=False))
+        return
+    thresholds = thresholds or ev.DEFAULT_THRESHOLDS
+    if flat_path is not None:
+        from .flat import run_flat
+
+        flat = run_flat(flat_path, limit=limit, progress=not as_json)
+        section = Path(flat_path).stem.split("_")[0]
+        metrics = flat["systems"]["article-assistant"]
+        limits = ev.load_thresholds(thresholds, section)
+        if report_dir:
+            ev.write_report({}, None, report_dir, f"Flat QA: {flat['dataset']}", flat=flat)
+        click.echo(json.dumps(flat["systems"], indent=2) if as_json else ev.flat_table(flat))
+    else:
+        from .api import Assistant
+
+        bot = Assistant.open()
+        results = ev.run(bot, ev.load_dataset(dataset or ev.DEFAULT_DATASET))
+        metrics = ev.score(results, bot.documents, k=5)
+        limits = ev.load_thresholds(thresholds, "article")
+        if report_dir:
+            ev.write_report(metrics, results, report_dir, "Gold set on the article", limits)
+        if as_json:
+            click.echo(json.dumps(metrics, indent=2))
+        else:
+            _print_metrics(metrics, limits)
+    problems = ev.failures(metrics, limits)
+    if problems:
+        raise click.ClickException("quality gate failed:\n  " + "\n  ".join(problems))
+
+
+def _print_metrics(metrics: dict, limits: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="article gold set")
+    for col in ("metric", "value", "threshold"):
+        table.add_column(col)
+    for name, value in metrics.items():
+        if isinstance(value, int | float):
+            t = limits.get(name)
+            ok = t is None or value >= t
+            table.add_row(name, f"[{'green' if ok else 'red'}]{value:.3f}[/]", "" if t is None else f"≥ {t:.3f}")
+    for name, value in metrics.get("accuracy_by_category", {}).items():
+        table.add_row(f"accuracy: {name}", f"{value:.3f}", "")
+    for stage, v in metrics.get("latency_ms", {}).items():
+        table.add_row(f"latency {stage} p50/p95 ms", f"{v['p50']:.1f} / {v['p95']:.1f}", "")
+    Console().print(table)
+
+
+@main.command()
+@click.option("--rounds", type=click.IntRange(min=5), default=50, show_default=True, help="Asks to time.")
+def bench(rounds: int) -> None:
+    """Time warm asks against a plain Chroma similarity_search; print JSON."""
+    from . import evaluate as ev
+    from .api import Assistant
+    from .bench import run_bench
+
+    questions = [c.question for g in ev.load_dataset() for c in g if not c.conversation]
+    click.echo(json.dumps(run_bench(Assistant.open(), questions, rounds), indent=2))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -241,11 +241,3 @@ class Index:
     def counts(self) -> dict[str, int]:
         """Stored vectors per collection."""
         return {"chunks": self.chunk_col.count(), "sentences": self.sentence_col.count()}
-
-    def is_complete(self) -> bool:
-        """Whether every registered document has all its vectors (false after a model change)."""
-        want = {"chunks": 0, "sentences": 0}
-        for doc_id in self._docs:
-            want["chunks"] += len({s.id for s in self.spans(doc_id).chunks})
-            want["sentences"] += len({s.id for s in self.spans(doc_id).sentences})
-        return self.counts() == want

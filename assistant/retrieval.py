@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
@@ -38,6 +39,14 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+# Snowball keeps "TPUs" as "tpus" while "TPU" stems to "tpu": fold acronym plurals first.
+_ACRONYM_PLURAL = re.compile(r"\b([A-Z][A-Z0-9]+)s\b")
+
+
+def _fold(text: str) -> str:
+    return _ACRONYM_PLURAL.sub(r"\1", text)
+
+
 # Words that say how a question is asked, not what it is about.
 _QUESTION_WORDS = {"article", "document", "text", "passage", "author", "say", "says", "said",
                    "tell", "mention", "mentioned", "mentions", "according", "please", "explain",
@@ -56,7 +65,7 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     """Lower-cased, stop-worded, stemmed tokens (the same for BM25 and lexical overlap)."""
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords=stopwords(), stemmer=_stemmer(), return_ids=False,
+    return bm25s.tokenize([_fold(t) for t in texts], stopwords=stopwords(), stemmer=_stemmer(), return_ids=False,
                           show_progress=False)
 
 
@@ -69,7 +78,7 @@ class LexicalIndex:
         self.spans = spans
         self.bm25 = bm25s.BM25()
         if spans:
-            self.bm25.index(bm25s.tokenize([s.text for s in spans], stopwords=stopwords(),
+            self.bm25.index(bm25s.tokenize([_fold(s.text) for s in spans], stopwords=stopwords(),
                                            stemmer=_stemmer(), show_progress=False),
                             show_progress=False)
 
