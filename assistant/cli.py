@@ -34,9 +34,7 @@ def main() -> None:
 @click.option("--rebuild", is_flag=True, help="Drop the index first, then ingest PATHS (default: the corpus).")
 def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
     """Add files or folders (.txt, .md, .html, .pdf) to the index."""
-    from .api import Assistant
     from .config import Settings
-
     from .documents import load_path
 
     settings = Settings.load()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
@@ -21,7 +22,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.path = Path(path)
         self.batch_size = batch_size
         self._model = None
-        self._query_cache: OrderedDict[str, list[float]] = OrderedDict()
+        self._query_cache: OrderedDict[str, list[float]] | None = OrderedDict()
 
     @property
     def model(self):
@@ -48,8 +49,16 @@ class SentenceTransformerEmbeddings(Embeddings):
         )
         return vectors.tolist()
 
+    def without_cache(self) -> SentenceTransformerEmbeddings:
+        """The same loaded model with no query cache (fair timing of another system)."""
+        clone = copy.copy(self)
+        clone._query_cache = None
+        return clone
+
     def embed_query(self, text: str) -> list[float]:
         # The retriever and the answerer both need the query vector: compute it once.
+        if self._query_cache is None:
+            return self.embed_documents([text])[0]
         if text in self._query_cache:
             self._query_cache.move_to_end(text)
             return self._query_cache[text]

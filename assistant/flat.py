@@ -118,7 +118,10 @@ def run_flat(path: Path, limit: int | None = None, index_dir: Path | None = None
         systems = {"article-assistant": summarise(rows, lat)}
         latencies = {"article-assistant": [1000 * x for x in lat]}
         if baseline:
-            base = NaiveBaseline(docs, bot.index.embeddings, Path(tmp) / "baseline")
+            emb = bot.index.embeddings
+            # Same model, but no shared query cache: the baseline must embed its own queries.
+            emb = emb.without_cache() if hasattr(emb, "without_cache") else emb
+            base = NaiveBaseline(docs, emb, Path(tmp) / "baseline")
             rows, lat = [], []
             for case in _progress(chosen, progress, "baseline"):
                 t0 = time.perf_counter()

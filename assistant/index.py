@@ -12,7 +12,6 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
