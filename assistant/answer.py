@@ -87,7 +87,8 @@ _DEFAULT_WEIGHTS = {"dense": 4.0, "dense_question": 2.0, "lex": 2.0, "lex_questi
 
 
 # Question-level features for the answer/abstain gate, read off the scored candidates.
-GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "type_missing")
+GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak", "novel",
+                 "top_chunk_dense", "type_missing")
 _DEFAULT_GATE = {"best_logit": 1.0, "gap": 1.0, "best_dense": 1.0, "best_lex": 1.0,
                  "novel": -2.0, "type_missing": -1.0}
 
@@ -102,6 +103,9 @@ class Params:
     gate_bias: float = 0.0
     threshold: float = 0.5  # P(answerable) below this -> abstain
     margin: float = 0.15  # extra sentences must be within this probability of the best one
+    # Share of the question's weight on terms no document contains ("CEO", "Microsoft")
+    # at or above which the documents cannot be about it: abstain outright.
+    novel_limit: float = 0.5
     max_sentences: int = 3
 
     @classmethod
@@ -126,6 +130,11 @@ class Params:
                                              for f in GATE_FEATURES))
 
 
+def _peak(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[-1] - ordered[len(ordered) // 2]
+
+
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
@@ -140,6 +149,11 @@ def gate_features(cands: list[Candidate], p: Params) -> dict[str, float]:
         "gap": probs[0] - (probs[1] if len(probs) > 1 else 0.0),
         "best_dense": max(c.features["dense_question"] for c in cands),
         "best_lex": max(c.features["lex_question"] for c in cands),
+        # An answer stands out from its neighbours; an on-topic but unanswered question
+        # matches many sentences about equally.
+        "dense_peak": _peak([c.features["dense_question"] for c in cands]),
+        "lex_peak": _peak([c.features["lex_question"] for c in cands]),
+        "top_chunk_dense": max(c.features["chunk_dense"] for c in cands),
         "novel": cands[0].features["novel"],
         "type_missing": 1.0 if cands[0].features["typed"] and not any(c.features["type_match"] for c in top) else 0.0,
     }
@@ -193,8 +207,11 @@ class ExtractiveAnswerer:
         def weights(text: str) -> dict[str, float]:
             return {t: idf.get(t, unseen) for t in set(tokenize([text])[0])}
 
-        q_w, qq_w = weights(query), weights(question)
-        novel = features.novelty(qq_w, idf)
+        novel = features.novelty(weights(question), idf, features.acronyms(question))
+        # Coverage counts only terms some document has: a word no sentence contains cannot
+        # tell sentences apart, and would only drown the words that can.
+        q_w, qq_w = ({t: w for t, w in weights(text).items() if features.fuzzy_match(t, idf)}
+                     for text in (query, question))
         kind = features.answer_type(question)
 
         # Rank of each passage's document among the retrieved documents: with many documents
@@ -244,7 +261,7 @@ class ExtractiveAnswerer:
         p = p or self.params
         if not cands:
             return []
-        if p.answerable(gate_features(cands, p)) < p.threshold:
+        if cands[0].features["novel"] >= p.novel_limit or p.answerable(gate_features(cands, p)) < p.threshold:
             return []
         scored = sorted(((p.probability(c.features), c) for c in cands), key=lambda x: -x[0])
         floor = scored[0][0] - p.margin
@@ -254,6 +271,16 @@ class ExtractiveAnswerer:
         chosen = body or chosen
         return sorted(chosen, key=lambda c: (c.span.doc_id, c.span.start))
 
+    def unit(self, span: Span) -> Span:
+        """What to quote for a sentence: a list item is quoted whole, it is one point."""
+        spans = self.source.spans(span.doc_id)
+        block = spans.doc.block_at(span.start)
+        if block is None or block.kind != "item":
+            return span
+        inside = [s for s in spans.sentences if block.start <= s.start and s.end <= block.end]
+        start, end = min(s.start for s in inside), max(s.end for s in inside)
+        return Span(span.doc_id, start, end, spans.doc.text[start:end])
+
     def answer(self, question: str, query: str, passages: list[Passage], docs: list[Document]) -> Answer:
         """Compose a short, fully cited answer, or a plain abstention."""
         chosen = self.select(self.candidates(question, query, passages, docs))
@@ -261,8 +288,13 @@ class ExtractiveAnswerer:
         if not chosen:
             return Answer(abstention_text(question, len(docs)), True, [], query, question,
                           passages=passages, answerer=self.name)
-        citations = [make_citation(i, by_id[c.span.doc_id], c.span, self.params.probability(c.features))
-                     for i, c in enumerate(chosen, start=1)]
+        units: dict[tuple[str, int, int], float] = {}
+        for c in chosen:
+            span = self.unit(c.span)
+            key = (span.doc_id, span.start, span.end)
+            units[key] = max(units.get(key, 0.0), self.params.probability(c.features))
+        citations = [make_citation(i, by_id[d], Span(d, s, e, by_id[d].text[s:e]), score)
+                     for i, ((d, s, e), score) in enumerate(sorted(units.items()), start=1)]
         text = " ".join(f"{_as_sentence(c.quote)} [{c.n}]" for c in citations)
         return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
 

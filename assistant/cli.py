@@ -132,8 +132,9 @@ def eval_(dataset, flat_path, limit, feedback, thresholds, report_dir, as_json) 
     else:
         from .api import Assistant
 
+        cases = ev.load_dataset(dataset or ev.DEFAULT_DATASET)  # a bad file fails before the model loads
         bot = Assistant.open()
-        results = ev.run(bot, ev.load_dataset(dataset or ev.DEFAULT_DATASET))
+        results = ev.run(bot, cases)
         metrics = ev.score(results, bot.documents, k=5)
         limits = ev.load_thresholds(thresholds, "article")
         if report_dir:

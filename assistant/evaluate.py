@@ -45,7 +45,11 @@ def load_dataset(path: Path = DEFAULT_DATASET) -> list[list[Case]]:
             continue
         try:
             row = json.loads(line)
+            if not isinstance(row, dict):
+                raise TypeError("a case must be a JSON object")
             turns = row.get("turns") or [row]
+            if any(not isinstance(t.get("answerable"), bool) for t in turns):
+                raise TypeError("'answerable' must be true or false")
             groups.append([
                 Case(
                     id=f"{row['id']}#{i}" if "turns" in row else row["id"],
@@ -56,8 +60,8 @@ def load_dataset(path: Path = DEFAULT_DATASET) -> list[list[Case]]:
                 )
                 for i, t in enumerate(turns)
             ])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}:{lineno}: not a valid case ({exc!r})") from None
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"{path}:{lineno}: not a valid case ({exc})") from None
     return groups
 
 
@@ -159,7 +163,7 @@ def score(results: list[Result], docs: list[Document], k: int = 5) -> dict[str, 
         "abstention_precision": abst["precision"],
         "abstention_recall": abst["recall"],
         "abstention_f1": abst["f1"],
-        "false_premise_handled": m.mean([1.0 if a else 0.0 for a in false_premise]),
+        **({"false_premise_handled": m.mean([1.0 if a else 0.0 for a in false_premise])} if false_premise else {}),
         "quote_exactness": m.mean([1.0 if q else 0.0 for q in quotes]) if quotes else 1.0,
         "answer_chars": m.mean([len(r.text) for r in results if not r.abstained]),
         "accuracy_by_category": {c: m.mean([1.0 if x else 0.0 for x in v]) for c, v in sorted(by_category.items())},

@@ -14,11 +14,13 @@ _TYPES = [
                           r"what is the (value|cost|price|number)|how much (money|did|does|is|will))\b", re.I)),
     ("time", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|month)|since when|how long ago)\b", re.I)),
     ("person", re.compile(r"\b(who|whom|whose)\b", re.I)),
+    ("identifier", re.compile(r"\b(which|what) (\w+ )?(versions?|generations?|models?|editions?|releases?|"
+                              r"series|chips?|numbers?)\b", re.I)),
     ("place", re.compile(r"\b(where|which (country|city|state|region|location)|what (country|city|state|location))\b", re.I)),
 ]
 _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|trillion|dozen|half|twice"
 _HAS = {
-    "number": re.compile(rf"\d|\b({_NUMBER_WORDS})\b|%|\$|€|£", re.I),
+    "number": re.compile(rf"\b\d|\b({_NUMBER_WORDS})\b|%|\$|€|£", re.I),
     "time": re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b(january|february|march|april|may|june|july|august|"
                        r"september|october|november|december|monday|tuesday|wednesday|thursday|friday|"
                        r"saturday|sunday|century|decade|years?|months?|weeks?|days?|ago|since|until|"
@@ -26,12 +28,14 @@ _HAS = {
     # A capitalised word that does not start the sentence: a name, a company, a place.
     "person": re.compile(r"(?<=[\w,;:] )[A-Z][a-z]+|\b(he|she|his|her|founder|ceo|president|author|king|queen|"
                          r"actor|actress|singer|player|director|leader|chief)\b"),
+    # A code-like token: letters and digits together (v4, GPT-4, A100, 3.5).
+    "identifier": re.compile(r"\b(?=\w*\d)(?=\w*[A-Za-z])[\w.-]+\b|\b\d+(\.\d+)+\b"),
     "place": re.compile(r"(?<=[\w,;:] )[A-Z][a-z]+|\b(in|at|near|from) the\b"),
 }
 
 
 def answer_type(question: str) -> str:
-    """'number', 'time', 'person', 'place' or '' when the wording does not say."""
+    """'number', 'time', 'person', 'identifier', 'place' or '' when the wording does not say."""
     for name, pattern in _TYPES:
         if pattern.search(question):
             return name
@@ -59,10 +63,20 @@ def coverage(query_weights: dict[str, float], terms: set[str]) -> float:
     return sum(w for t, w in query_weights.items() if fuzzy_match(t, terms)) / total
 
 
-def novelty(query_weights: dict[str, float], corpus_terms: dict[str, float]) -> float:
-    """Share of the query's term weight on terms no document contains (chat-speak excepted)."""
+def acronyms(text: str) -> set[str]:
+    """Upper-case acronyms in a text, lower-cased ("CEO", "AWS" -> "ceo", "aws")."""
+    return {a.lower() for a in re.findall(r"\b[A-Z][A-Z0-9]{1,5}\b", text)}
+
+
+def novelty(query_weights: dict[str, float], corpus_terms: dict[str, float],
+            keep_short: set[str] = frozenset()) -> float:
+    """Share of the query's term weight on terms no document contains.
+
+    Short terms only count when they are acronyms (keep_short): "CEO" is a topic, "wat" is chat-speak.
+    """
     total = sum(query_weights.values())
     if not total:
         return 0.0
-    unseen = [t for t in query_weights if len(t) > 3 and not fuzzy_match(t, corpus_terms)]
+    unseen = [t for t in query_weights
+              if (len(t) > 3 or t in keep_short) and not fuzzy_match(t, corpus_terms)]
     return sum(query_weights[t] for t in unseen) / total

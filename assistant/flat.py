@@ -93,6 +93,7 @@ def summarise(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, A
         "doc_recall_at_5": rate(ans, "doc_in_top5"),
         "abstain_on_impossible": rate(imp, "abstained"),
         "false_abstention": rate(ans, "abstained"),
+        "answered_when_answerable": 1.0 - rate(ans, "abstained") if ans else 0.0,  # gateable form
         "mean_answer_chars": m.mean([r["chars"] for r in rows if not r["abstained"]]),
         "latency_ms": {"p50": 1000 * m.percentile(latencies, 50), "p95": 1000 * m.percentile(latencies, 95)},
     }

@@ -18,7 +18,7 @@ def normalize(text: str) -> str:
 
 def overlaps(a: Span, b: Span) -> bool:
     """Whether two half-open spans share at least one character."""
-    return a[0] < b[1] and b[0] < a[1]
+    return a[0] < a[1] and b[0] < b[1] and a[0] < b[1] and b[0] < a[1]
 
 
 def find_spans(text: str, needles: Sequence[str]) -> list[Span]:
@@ -87,7 +87,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    rank = max(1, math.ceil(q * len(ordered) / 100))  # q/100 first would round 7/100*100 up to 8
     return ordered[rank - 1]
 
 

@@ -14,6 +14,7 @@ question has no answer).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from dataclasses import replace
@@ -99,6 +100,8 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=ROOT / ".assistant" / "calibration")
     ap.add_argument("--flat", type=Path, default=CLAPNQ)
     ap.add_argument("-k", type=int, default=5)
+    ap.add_argument("--article-weight", type=float, default=1.0,
+                    help="weight of the article set against ClapNQ when choosing the threshold")
     ap.add_argument("--out", type=Path, default=CALIBRATION_FILE)
     args = ap.parse_args()
 
@@ -142,10 +145,10 @@ def main() -> None:
 
     best = None
     for threshold in np.arange(0.05, 0.95, 0.01):
-        for margin in (0.0, 0.02, 0.05, 0.1, 0.15, 0.2):
-            p = replace(params, threshold=round(float(threshold), 2), margin=margin)
+        for margin, novel_limit in itertools.product((0.0, 0.02, 0.05, 0.1, 0.15, 0.2), (0.2, 0.3, 0.4, 0.5, 1.01)):
+            p = replace(params, threshold=round(float(threshold), 2), margin=margin, novel_limit=novel_limit)
             scores = {name: accuracy(groups, p) for name, groups in data.items()}
-            objective = m.mean([s["accuracy"] for s in scores.values()])
+            objective = (args.article_weight * scores["article"]["accuracy"] + scores["clapnq_even_rows"]["accuracy"]) / (1 + args.article_weight)
             if best is None or objective > best[0] + 1e-9:
                 best = (objective, p, scores)
     objective, params, scores = best
@@ -154,6 +157,7 @@ def main() -> None:
         "how": "scripts/calibrate.py: logistic regression over sentence features, threshold by grid search",
         "params": {"weights": params.weights, "bias": params.bias, "gate_weights": params.gate_weights,
                    "gate_bias": params.gate_bias, "threshold": params.threshold,
+                   "novel_limit": params.novel_limit,
                    "margin": params.margin, "max_sentences": params.max_sentences},
         "measured": {name: {k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()}
                      for name, s in scores.items()},

@@ -35,7 +35,7 @@ def cases(groups) -> list[ev.Case]:
 
 
 def test_default_dataset_is_the_article_gold_set():
-    assert ev.DEFAULT_DATASET == ARTICLE_PATH.parent / "eval" / "article.jsonl"
+    assert ARTICLE_PATH.parent / "eval" / "article.jsonl" == ev.DEFAULT_DATASET
     assert ev.DEFAULT_DATASET.exists()
 
 
@@ -138,7 +138,7 @@ def test_load_dataset_parses_single_cases_and_conversations(tmp_path):
 ])
 def test_load_dataset_names_the_malformed_line(tmp_path, bad):
     path = write_lines(tmp_path / "gold.jsonl", [GOOD_ROW, "", bad])
-    with pytest.raises(ConfigError, match=rf"gold\.jsonl:3: not a valid case"):
+    with pytest.raises(ConfigError, match=r"gold\.jsonl:3: not a valid case"):
         ev.load_dataset(path)
 
 

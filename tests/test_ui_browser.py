@@ -1,4 +1,9 @@
-"""Real Chromium against the live UI: streaming, [n] -> highlighted span, feedback, no XSS."""
+"""Real Chromium against the live UI: streaming, [n] -> highlighted span, feedback, no XSS.
+
+The UI's behaviour is driven by a scripted answerer (tests/ui_fakes.py): two citations for
+QUESTION, an abstention for anything unscripted. Only the screenshot test serves the real model,
+so docs/screenshot.png shows a real cited answer.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from ui_fakes import scripted_assistant
 
 from assistant import Assistant, Document
 from assistant.documents import load_file
-from assistant.embeddings import get_embeddings
 from assistant.feedback import FeedbackStore
 from ui.app import launch
 
@@ -22,6 +27,7 @@ pytestmark = pytest.mark.browser
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "docs" / "screenshot.png"
+ARTICLE = REPO / "corpus" / "openai-google-cloud-tpus.txt"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
@@ -59,11 +65,6 @@ def serving(bot) -> Iterator[str]:
         demo.close()
 
 
-def make_bot(documents: list[Document], home: Path) -> Assistant:
-    return Assistant.from_documents(documents, index_dir=home / "index",
-                                    embeddings=get_embeddings("hashing"), home=home)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
@@ -74,8 +75,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def article_bot(tmp_path_factory) -> Assistant:
-    return make_bot([load_file(REPO / "corpus" / "openai-google-cloud-tpus.txt")],
-                    tmp_path_factory.mktemp("home"))
+    return scripted_assistant([load_file(ARTICLE)], tmp_path_factory.mktemp("home"))
 
 
 @pytest.fixture
@@ -110,21 +110,49 @@ def test_answer_streams_and_a_citation_click_highlights_its_span(article_bot, pa
 
         marks = page.locator(".source-panel mark.c-1-1")
         expect(marks.first).not_to_have_class("cite current active")
+        expect(page.locator(".source-panel mark.active")).to_have_count(0)
         first.click()
         expect(marks.first).to_have_class("cite current c-1-1 active")
         expect(marks.first).to_be_in_viewport()
         quote = page.locator(".source-panel .card-1-1 .cite-quote").inner_text()
         assert "".join(marks.all_inner_texts()) == quote
-        assert "Tensor Processing Units" in quote
         expect(page.locator(".source-panel .card-1-1")).to_have_class("cite-card card-1-1 active")
 
-        # Another marker moves the highlight.
+        # Another marker moves the highlight: only [2]'s span and card stay lit.
         page.locator("#chat a.cite-ref", has_text="[2]").first.click()
-        expect(page.locator(".source-panel mark.c-1-2").first).to_contain_class("active")
-        expect(page.locator(".source-panel mark.active")).to_have_count(
-            page.locator(".source-panel mark.c-1-2").count())
-        first.click()
+        second = page.locator(".source-panel mark.c-1-2")
+        expect(second.first).to_contain_class("active")
+        expect(page.locator(".source-panel mark.active")).to_have_count(second.count())
+        expect(page.locator(".source-panel .cite-card.active")).to_have_count(1)
+        expect(page.locator(".source-panel .card-1-2")).to_contain_class("active")
+        quote2 = page.locator(".source-panel .card-1-2 .cite-quote").inner_text()
+        assert "".join(second.all_inner_texts()) == quote2 != quote
+        # The [n] on a citation card works too.
+        page.locator(".source-panel .card-1-1 a.cite-ref").click()
         expect(marks.first).to_contain_class("active")
+        expect(second.first).not_to_contain_class("active")
+
+
+@pytest.mark.integration
+def test_screenshot_of_a_real_cited_answer(real_bot, page):
+    """The real model on the real article: the span a clicked [n] lights up is its quote.
+
+    Also regenerates docs/screenshot.png, the picture the README shows.
+    """
+    with serving(real_bot) as url:
+        page.goto(url)
+        ask(page, "Which TPU versions does OpenAI use?")
+        card = page.locator(".source-panel .cite-card", has_text="v4 and v5e").first
+        expect(card).to_be_visible()
+        key = next(c[len("card-"):] for c in card.get_attribute("class").split()
+                   if c.startswith("card-"))
+        page.locator(f'#chat a.cite-ref[href="#cite-{key}"]').click()
+        marks = page.locator(f".source-panel mark.c-{key}")
+        expect(marks.first).to_contain_class("active")
+        expect(marks.first).to_be_in_viewport()
+        expect(card).to_contain_class("active")
+        assert "".join(marks.all_inner_texts()) == card.locator(".cite-quote").inner_text()
+        page.wait_for_timeout(600)  # let the smooth scroll settle before the picture
         SCREENSHOT.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
 
@@ -139,9 +167,7 @@ class SlowAssistant(Assistant):
 
 
 def test_a_marker_clicked_while_streaming_highlights_when_the_span_arrives(page, tmp_path):
-    bot = SlowAssistant.from_documents(
-        [load_file(REPO / "corpus" / "openai-google-cloud-tpus.txt")], index_dir=tmp_path / "index",
-        embeddings=get_embeddings("hashing"), home=tmp_path)
+    bot = scripted_assistant([load_file(ARTICLE)], tmp_path, cls=SlowAssistant)
     with serving(bot) as url:
         page.goto(url)
         page.locator("#question textarea").fill(QUESTION)
@@ -182,9 +208,11 @@ def test_clearing_forgets_history_and_likes_are_stored(article_bot, page):
 
 
 def test_markup_in_documents_and_questions_is_shown_as_text(browser, page, tmp_path):
-    bot = make_bot([Document(id="evil", text=EVIL_TEXT, title="Widget news",
-                             source="javascript:alert(1)", metadata={"outlet": "<b>x</b>"})],
-                   tmp_path)
+    evil = Document(id="evil", text=EVIL_TEXT, title="Widget news",
+                    source="javascript:alert(1)", metadata={"outlet": "<b>x</b>"})
+    # The answer quotes both sentences with markup, so it reaches the chat and the marks too.
+    bot = scripted_assistant([evil], tmp_path,
+                             script={"spare part": ["spare part is sold as", "widget label reads"]})
     dialogs: list[str] = []
     errors: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -196,7 +224,12 @@ def test_markup_in_documents_and_questions_is_shown_as_text(browser, page, tmp_p
         expect(panel.get_by_text("<script>alert(1)</script>", exact=False)).to_be_visible()
         expect(panel.get_by_text("<img src=x onerror=alert(1)>", exact=False)).to_be_visible()
         ask(page, "What is the spare part sold as? <img src=x onerror=alert(2)>")
-        expect(page.locator("#chat [data-testid=bot]")).to_contain_text("<img src=x onerror=alert(1)>")
+        answer = page.locator("#chat [data-testid=bot]")
+        expect(answer).to_contain_text("<img src=x onerror=alert(1)>")
+        expect(answer).to_contain_text("<script>alert(1)</script>")
+        page.locator("#chat a.cite-ref", has_text="[2]").click()
+        expect(page.locator(".source-panel mark.c-1-2.active")).to_have_text(
+            "The spare part is sold as <img src=x onerror=alert(1)> by the vendor.")
         expect(page.locator("#chat [data-testid=user]")).to_contain_text("<img src=x onerror=alert(2)>")
         page.wait_for_timeout(500)  # give any injected handler the chance to fire
         assert page.locator("img[src='x']").count() == 0

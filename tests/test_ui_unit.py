@@ -1,4 +1,9 @@
-"""UI handlers and renderers over a real Assistant (hashing embeddings: fast, no model)."""
+"""UI handlers and renderers over a real Assistant (hashing embeddings: fast, no model).
+
+Which sentences get cited is the answerer's business: most tests plug in a scripted answerer
+(tests/ui_fakes.py) so they can require exactly what the UI must do with two citations, one,
+or an abstention. One test runs the default answerer and checks only the rendering contract.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import gradio as gr
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ui_fakes import scripted_assistant
 
 from assistant import Assistant, Document
 from assistant.answer import check_citations
@@ -54,7 +60,14 @@ class Tree(HTMLParser):
 
 
 @pytest.fixture
-def bot(tmp_path, article, hashing):
+def bot(tmp_path, article):
+    """The article behind a scripted answerer: two citations for TPU_QUESTION, one for
+    "Why are they efficient?", an abstention for anything unscripted."""
+    return scripted_assistant([article], tmp_path / "home")
+
+
+@pytest.fixture
+def default_bot(tmp_path, article, hashing):
     return Assistant.from_documents([article], index_dir=tmp_path / "idx", embeddings=hashing)
 
 
@@ -93,8 +106,10 @@ def test_respond_streams_growing_text_then_the_final_answer(bot):
     assert len(turns) == 1 and answer == turns[0] and box == gr.skip()
     assert updates[0][5] == "" and all(u[5] == gr.skip() for u in updates[1:])
     assert not answer["abstained"] and check_citations(_answer(answer), bot.documents) == []
-    assert "Tensor Processing Units" in answer["citations"][0]["quote"]
-    assert 'href="#cite-1-1"' in chat[-1]["content"] and 'id="cite-1-1"' in panel
+    assert [c["n"] for c in answer["citations"]] == [1, 2]
+    for n in (1, 2):
+        assert f'<a class="cite-ref" href="#cite-1-{n}">[{n}]</a>' in chat[-1]["content"]
+        assert f'id="cite-1-{n}"' in panel and f'card-1-{n}' in panel
     assert "retrieve" in details and "bm25" in details
 
 
@@ -102,11 +117,15 @@ def test_markers_are_links_while_streaming(bot):
     partials = [u for u in run(bot, TPU_QUESTION)[:-1] if "[1]" in u[0][-1]["content"]]
     assert partials, "the [1] marker should appear before the final update"
     assert '<a class="cite-ref" href="#cite-1-1">[1]</a>' in partials[0][0][-1]["content"]
+    assert 'class="answer streaming"' in partials[0][0][-1]["content"]
+    final = run(bot, TPU_QUESTION)[-1][0][-1]["content"]
+    assert "streaming" not in final and 'href="#cite-1-2"' in final
 
 
 def test_cited_spans_highlight_exactly_the_quote(bot):
     *_, (chat, turns, panel, *_rest) = run(bot, TPU_QUESTION)
     marked = Tree(panel).marked
+    assert len(turns[0]["citations"]) == 2
     for c in turns[0]["citations"]:
         doc = next(d for d in bot.documents if d.id == c["doc_id"])
         assert marked[f"1-{c['n']}"] == doc.text[c["start"] : c["end"]] == c["quote"]
@@ -120,9 +139,11 @@ def test_follow_up_uses_the_session_history(bot):
     *_, (chat, turns, panel, _, answer, _) = run(bot, "Why are they efficient?", first[1])
     assert len(turns) == 2 and len(chat) == 4
     assert answer["query"] != answer["question"] and "TPUs" in answer["query"]
-    assert "Searched for:" in chat[-1]["content"]
+    assert "Searched for:" in chat[-1]["content"] and 'href="#cite-2-1"' in chat[-1]["content"]
+    assert 'href="#cite-1-2"' in chat[1]["content"]  # the first answer keeps its own links
     # Both turns' spans stay clickable; only the latest is numbered on top.
     assert 'id="cite-1-1"' in panel and 'id="cite-2-1"' in panel
+    assert "card-2-1" in panel and "card-1-1" not in panel
     *_, (_, alone, *_r) = run(bot, "Why are they efficient?")
     assert alone[0]["query"] == "Why are they efficient?"
 
@@ -134,6 +155,27 @@ def test_abstention_renders_distinctly(bot):
     assert 'class="abstain"' in html and render.ABSTAIN_LABEL in html
     assert 'class="answer"' not in html and "cite-ref" not in html
     assert "cite-card" not in panel
+
+
+def test_the_slider_sets_how_many_passages_are_retrieved(bot):
+    *_, (_, _, _, details, answer, _) = run(bot, TPU_QUESTION, k=2)
+    assert len(answer["passages"]) == 2 and details.count("<td class='passage'>") == 2
+
+
+def test_whatever_the_default_answerer_says_renders_consistently(default_bot):
+    """The real answerer's choices are not checked here, only that the UI shows them faithfully."""
+    turns: list = []
+    for question in (TPU_QUESTION, "Who is OpenAI’s CEO?"):
+        *_, (chat, turns, panel, *_r) = run(default_bot, question, turns)
+        answer, html, n = turns[-1], chat[-1]["content"], len(turns)
+        assert check_citations(_answer(answer), default_bot.documents) == []
+        if answer["abstained"]:
+            assert 'class="abstain"' in html and "cite-ref" not in html
+            continue
+        marked = Tree(panel).marked
+        for c in answer["citations"]:
+            assert f'href="#cite-{n}-{c["n"]}"' in html
+            assert marked[f"{n}-{c['n']}"] == c["quote"]
 
 
 def test_api_errors_become_gradio_errors(bot):

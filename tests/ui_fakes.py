@@ -1,0 +1,76 @@
+"""A scripted answerer for the UI tests: which sentences get cited is the answerer's business,
+how citations are shown is the UI's. The script fixes the first so tests can pin down the second.
+
+It plugs into the same seam production uses (`Assistant(index, settings, answerer=...)`), so the
+real chain still rewrites follow-ups, retrieves and times every stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from assistant import Assistant, Document
+from assistant.answer import Answer, abstention_text, make_citation
+from assistant.chunking import sentences
+from assistant.config import Settings
+from assistant.embeddings import get_embeddings
+from assistant.index import Index
+from assistant.retrieval import Passage
+
+# Question keyword -> phrases; each phrase selects the article sentence that contains it.
+ARTICLE_SCRIPT: dict[str, list[str]] = {
+    "what are tpus": ["are its Tensor Processing Units", "optimized for the massive matrix"],
+    "efficient": ["performance per watt"],
+    "versions": ["v4 and v5e"],
+}
+
+
+class ScriptedAnswerer:
+    """Answers a question holding a scripted keyword by quoting the sentences its phrases select.
+
+    Citations are exact (quote == document.text[start:end]), numbered in document order and
+    marked `[1] [2]` like the extractive answerer's; any other question is an abstention.
+
+        >>> ScriptedAnswerer({"tpus": ["Tensor Processing Units", "matrix calculations"]})
+    """
+
+    name = "scripted"
+
+    def __init__(self, script: Mapping[str, Sequence[str]]) -> None:
+        self.script = {key.lower(): list(phrases) for key, phrases in script.items()}
+        self.questions: list[str] = []  # every question asked, in order
+
+    def answer(self, question: str, query: str, passages: list[Passage],
+               docs: list[Document]) -> Answer:
+        self.questions.append(question)
+        phrases = next((p for key, p in self.script.items() if key in question.lower()), None)
+        if phrases is None:
+            return Answer(abstention_text(question, len(docs)), True, [], query, question,
+                          passages=passages, answerer=self.name)
+        order = {d.id: i for i, d in enumerate(docs)}
+        picked = sorted({self._sentence(phrase, docs) for phrase in phrases},
+                        key=lambda s: (order[s.doc_id], s.start))
+        by_id = {d.id: d for d in docs}
+        citations = [make_citation(n, by_id[s.doc_id], s, 0.9) for n, s in enumerate(picked, start=1)]
+        text = " ".join(f"{' '.join(c.quote.split())} [{c.n}]" for c in citations)
+        return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
+
+    @staticmethod
+    def _sentence(phrase: str, docs: list[Document]):
+        for doc in docs:
+            for span in sentences(doc):
+                if phrase in span.text:
+                    return span
+        # A script that selects nothing is a broken test, not an abstention.
+        raise ValueError(f"no sentence of {[d.id for d in docs]} contains {phrase!r}")
+
+
+def scripted_assistant(documents: Sequence[Document], home: Path,
+                       script: Mapping[str, Sequence[str]] = ARTICLE_SCRIPT,
+                       cls: type[Assistant] = Assistant) -> Assistant:
+    """A real Assistant (hashing embeddings, Chroma under home) whose answerer follows a script."""
+    settings = Settings.load(home=home, index_dir=home / "index")
+    index = Index(settings, get_embeddings("hashing"))
+    index.add(list(documents))
+    return cls(index, settings, answerer=ScriptedAnswerer(script))
