@@ -102,6 +102,10 @@ class Assistant:
             yield " ".join(words[:i]), None
         yield answer.text, answer
 
+    def warm_up(self) -> None:
+        """Load the model and build the in-memory indexes now, not on the first question."""
+        self.ask("warm up")
+
     def retrieve(self, query: str, k: int = 5) -> list[Passage]:
         """The k best passages for a query (hybrid dense + BM25)."""
         return self.retriever.search(check_question(query), _check_k(k))

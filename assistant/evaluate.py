@@ -89,6 +89,7 @@ def run(bot, groups: list[list[Case]]) -> list[Result]:
     """Ask every case; a dialogue's later turns get the assistant's own earlier answers as history."""
     results = []
     docs = {d.id: d for d in bot.documents}
+    bot.warm_up()  # latency percentiles describe a warm assistant, not the model load
     for group in groups:
         history: list[tuple[str, str]] = []
         for case in group:

@@ -199,6 +199,7 @@ def test_summarise_hand_computed():
     assert got == pytest.approx({
         "gold_in_answer": 2 / 3, "gold_in_citation": 1 / 3, "doc_recall_at_5": 2 / 3,
         "abstain_on_impossible": 1 / 2, "false_abstention": 1 / 3, "mean_answer_chars": 20.0,
+        "answered_when_answerable": 2 / 3,
     })
     assert latency == pytest.approx({"p50": 300.0, "p95": 500.0})  # nearest rank: 3rd and 5th of 5
 

@@ -140,7 +140,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, bot=None, *,
         from assistant import Assistant
 
         bot = Assistant.open()
-        bot.ask("warm up")  # load the model and caches now, not in the first user's request
+        bot.warm_up()  # load the model and caches now, not in the first user's request
     demo = build_app(bot).queue(default_concurrency_limit=CONCURRENCY, max_size=MAX_QUEUE)
     try:
         demo.launch(server_name=host, server_port=port, share=False, auth=auth, css=CSS, js=JS,
