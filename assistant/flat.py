@@ -109,6 +109,7 @@ def run_flat(path: Path, limit: int | None = None, index_dir: Path | None = None
     by_id = {d.id: d for d in docs}
     with tempfile.TemporaryDirectory(prefix="assistant-flat-") as tmp:
         bot = Assistant.from_documents(docs, index_dir=Path(index_dir or tmp) / "project")
+        bot.warm_up()
         rows, lat = [], []
         for case in _progress(chosen, progress, "asking"):
             ans = bot.ask(case.question)

@@ -256,7 +256,7 @@ def test_run_flat_end_to_end(flat_file, tmp_path):
         "tiny_dev.jsonl", 2, 1, 3)
     assert list(got["systems"]) == ["article-assistant", "naive-langchain"]
     keys = {"gold_in_answer", "gold_in_citation", "doc_recall_at_5", "abstain_on_impossible",
-            "false_abstention", "mean_answer_chars", "latency_ms"}
+            "false_abstention", "answered_when_answerable", "mean_answer_chars", "latency_ms"}
     for name, summary in got["systems"].items():
         assert set(summary) == keys, name
         rates = [v for k, v in summary.items() if k not in ("mean_answer_chars", "latency_ms")]
