@@ -7,24 +7,20 @@ so docs/screenshot.png shows a real cited answer.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from ui_fakes import scripted_assistant
+from ui_fakes import scripted_assistant, serving
 
 from assistant import Assistant, Document
 from assistant.documents import load_file
 from assistant.feedback import FeedbackStore
-from ui.app import launch
 
 pytestmark = pytest.mark.browser
 
-HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "docs" / "screenshot.png"
 ARTICLE = REPO / "corpus" / "openai-google-cloud-tpus.txt"
@@ -49,20 +45,8 @@ WATCH_STREAM = """() => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
-@contextmanager
-def serving(bot) -> Iterator[str]:
-    port = free_port()
-    demo = launch(host=HOST, port=port, bot=bot, prevent_thread_lock=True)
-    try:
-        yield f"http://{HOST}:{port}/"
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,43 +7,23 @@ only what the product must do with it.
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AuthenticationError
-from ui_fakes import scripted_assistant
+from ui_fakes import scripted_assistant, serving
 
 from assistant.answer import Answer, Citation, check_citations
 from assistant.feedback import FeedbackStore
-from ui.app import launch
 
 pytestmark = pytest.mark.integration
 
-HOST = "127.0.0.1"
 ARTICLE_PATH = Path(__file__).resolve().parents[1] / "corpus" / "openai-google-cloud-tpus.txt"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
-@contextmanager
-def serving(bot) -> Iterator[str]:
-    """The app on a free local port, in a background thread; closed on exit."""
-    port = free_port()
-    demo = launch(host=HOST, port=port, bot=bot, prevent_thread_lock=True)
-    try:
-        yield f"http://{HOST}:{port}/"
-    finally:
-        demo.close()
-    with socket.socket() as s:  # the port is released: nothing keeps listening
-        assert s.connect_ex((HOST, port)) != 0
 
 
 @pytest.fixture(scope="module")

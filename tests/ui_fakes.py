@@ -7,7 +7,9 @@ real chain still rewrites follow-ups, retrieves and times every stage.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from assistant import Assistant, Document
@@ -74,3 +76,28 @@ def scripted_assistant(documents: Sequence[Document], home: Path,
     index = Index(settings, get_embeddings("hashing"))
     index.add(list(documents))
     return cls(index, settings, answerer=ScriptedAnswerer(script))
+
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, on the loopback interface."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(bot) -> Iterator[str]:
+    """The app on a free local port, in a background thread; closed on exit."""
+    from ui.app import launch
+
+    port = free_port()
+    demo = launch(host=HOST, port=port, bot=bot, prevent_thread_lock=True)
+    try:
+        yield f"http://{HOST}:{port}/"
+    finally:
+        demo.close()
+    with socket.socket() as s:  # the port is released: nothing keeps listening
+        assert s.connect_ex((HOST, port)) != 0
