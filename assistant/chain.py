@@ -38,15 +38,15 @@ def rewrite(question: str, history: History | None) -> str:
     if not history or not is_follow_up(question):
         return question
     have = {w.lower() for w in re.findall(r"\w+", question)}
+    # The topic comes from the latest question that stood on its own; the follow-ups in
+    # between carry their own intent ("how much", "why"), not the topic.
+    past = [q for q, _answer in history]
+    topic = next((q for q in reversed(past) if not is_follow_up(q)), past[0])
     extra: list[str] = []
-    # Walk back until a question that stands on its own: its words carry the topic.
-    for past_question, _answer in reversed(list(history)):
-        for word in re.findall(r"[\w’'-]+", past_question):
-            low = word.lower()
-            if low not in stopwords() and low not in have and low not in {w.lower() for w in extra}:
-                extra.append(word)
-        if not is_follow_up(past_question):
-            break
+    for word in re.findall(r"[\w’'-]+", topic):
+        low = word.lower()
+        if low not in stopwords() and low not in have and low not in {w.lower() for w in extra}:
+            extra.append(word)
     return f"{question} ({' '.join(extra)})" if extra else question
 
 

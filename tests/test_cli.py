@@ -213,3 +213,21 @@ def test_ingest_missing_path_touches_nothing(env, tmp_path):
     result = invoke(["ingest", "/nonexistent/article.txt"], env)
     assert result.exit_code == 1
     assert not (tmp_path / "home" / "index" / "documents.json").exists()
+
+
+def test_eval_from_feedback_prints_draft_cases(env, tmp_path):
+    from assistant.feedback import FeedbackStore
+
+    path = tmp_path / "feedback.jsonl"
+    store = FeedbackStore(path)
+    store.append({"rating": "up", "comment": "", "question": "Which TPUs?", "query": "Which TPUs?",
+                  "answer": "v4 and v5e [1]", "abstained": False,
+                  "citations": [{"n": 1, "quote": "v4 and v5e TPUs"}]})
+    store.append({"rating": "down", "comment": "wrong part", "question": "Why Google?", "query": "",
+                  "answer": "x [1]", "abstained": False, "citations": [{"n": 1, "quote": "x"}]})
+    result = invoke(["eval", "--from-feedback", str(path)], env)
+    assert result.exit_code == 0, result.output
+    drafts = [json.loads(line) for line in result.output.splitlines()]
+    assert [d["question"] for d in drafts] == ["Which TPUs?", "Why Google?"]
+    assert drafts[0]["evidence"] == ["v4 and v5e TPUs"] and drafts[0]["answerable"] is True
+    assert drafts[1]["evidence"] == [] and "wrong part" in drafts[1]["review"]
