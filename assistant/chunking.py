@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .documents import BULLET, Block, Document, find_blocks
+from .documents import strip_span as _trimmed
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,6 @@ def _segmenter():
 
     # clean=False keeps the text untouched so every sentence can be found verbatim.
     return pysbd.Segmenter(language="en", clean=False)
-
-
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def sentence_spans_in(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

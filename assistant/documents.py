@@ -96,7 +96,7 @@ def find_blocks(text: str, title: str = "") -> list[Block]:
     blocks: list[Block] = []
     number = 0
     for i, (start, end) in enumerate(spans):
-        start, end = _strip(text, start, end)
+        start, end = strip_span(text, start, end)
         line = text[start:end]
         if i == 0 and _is_heading(line) and (not title or _same(line, title)):
             kind: BlockKind = "title"
@@ -122,7 +122,8 @@ def _looks_wrapped(text: str, lines: list[tuple[int, int]]) -> bool:
     return open_ends / len(lines) > 0.5
 
 
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """(start, end) moved inward past whitespace."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
