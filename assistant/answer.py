@@ -181,12 +181,14 @@ class ExtractiveAnswerer:
         self.embeddings = embeddings
         self.params = params or Params.load()
         self._idf: dict[str, float] = {}
-        self._idf_key: tuple = ()
+        self._idf_key: tuple | None = None
 
     # -- features ----------------------------------------------------------------------
     def idf(self, docs: list[Document]) -> dict[str, float]:
         """Inverse sentence frequency of every stemmed term in the documents."""
-        key = tuple((d.id, hash(d.text)) for d in docs)
+        version = getattr(self.source, "version", None)  # an Index says when it changed
+        key = (version, tuple(d.id for d in docs)) if version is not None else \
+            tuple((d.id, hash(d.text)) for d in docs)
         if key != self._idf_key:
             sents = [s.text for d in docs for s in self.source.spans(d.id).sentences]
             df: dict[str, int] = {}

@@ -96,6 +96,8 @@ class Assistant:
     def stream(self, question: str, history: History | None = None, k: int | None = None
                ) -> Iterator[tuple[str, Answer | None]]:
         """Yield the answer text as it grows, then (full text, Answer)."""
+        # The extractive answer is whole after one pass (~20 ms), so this streams its words;
+        # a generative answerer would yield its tokens here instead.
         answer = self.ask(question, history, k)
         words = answer.text.split(" ")
         for i in range(1, len(words)):

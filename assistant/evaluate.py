@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,19 +35,28 @@ class Case:
     turn: int = 0
 
 
-def load_dataset(path: Path = DEFAULT_DATASET) -> list[list[Case]]:
-    """Cases grouped into dialogues: a single question is a dialogue of one turn."""
+def read_jsonl(path: Path, kind: str, what: str, hint: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a clear error for anything else."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"no dataset at {path}; pass --dataset with a JSONL file of cases")
-    groups = []
+        raise ConfigError(f"no {kind} at {path}; {hint}")
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            if not isinstance(row, dict):
-                raise TypeError("a case must be a JSON object")
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{lineno}: not {what} (invalid JSON: {exc})") from None
+        if not isinstance(row, dict):
+            raise ConfigError(f"{path}:{lineno}: not {what} (each line must be a JSON object)")
+        yield lineno, row
+
+
+def load_dataset(path: Path = DEFAULT_DATASET) -> list[list[Case]]:
+    """Cases grouped into dialogues: a single question is a dialogue of one turn."""
+    groups = []
+    for lineno, row in read_jsonl(path, "dataset", "a valid case", "pass --dataset with a JSONL file of cases"):
+        try:
             turns = row.get("turns") or [row]
             if any(not isinstance(t.get("answerable"), bool) for t in turns):
                 raise TypeError("'answerable' must be true or false")
@@ -60,7 +70,7 @@ def load_dataset(path: Path = DEFAULT_DATASET) -> list[list[Case]]:
                 )
                 for i, t in enumerate(turns)
             ])
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{path}:{lineno}: not a valid case ({exc})") from None
     return groups
 

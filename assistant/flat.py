@@ -5,7 +5,6 @@ All contexts go into one index, so retrieval must find the right document among 
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -14,7 +13,8 @@ from typing import Any
 
 from . import metrics as m
 from .documents import Document
-from .errors import ConfigError
+from .errors import ConfigError, DocumentError
+from .evaluate import read_jsonl
 
 
 @dataclass(frozen=True)
@@ -30,16 +30,10 @@ class FlatCase:
 
 def load_flat(path: Path) -> tuple[list[Document], list[FlatCase]]:
     """Documents (one per distinct doc_id) and cases from a flat JSONL file."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"no flat QA file at {path}; see ../shared/benchmarks/README.md for the format")
     docs: dict[str, Document] = {}
     cases = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, row in read_jsonl(path, "flat QA file", "a flat QA row", "see ../shared/benchmarks/README.md for the format"):
         try:
-            row = json.loads(line)
             if row["doc_id"] not in docs:
                 docs[row["doc_id"]] = Document(
                     id=row["doc_id"], text=row["context"], title=row.get("title", ""),
@@ -47,8 +41,8 @@ def load_flat(path: Path) -> tuple[list[Document], list[FlatCase]]:
                 )
             cases.append(FlatCase(row["doc_id"], row["question"], tuple(row.get("answers") or ()),
                                   tuple(row.get("gold_sentences") or ()), bool(row["is_impossible"])))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}:{lineno}: not a flat QA row ({exc!r})") from None
+        except (KeyError, TypeError, DocumentError) as exc:
+            raise ConfigError(f"{path}:{lineno}: not a flat QA row ({exc})") from None
     return list(docs.values()), cases
 
 

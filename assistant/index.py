@@ -83,6 +83,7 @@ class Index:
         self._sentence_vectors: dict[str, np.ndarray] = {}
         self.chunk_col, self.sentence_col = self._collections()
         self._docs: dict[str, Document] = self._read_registry()
+        self.version = 0  # bumped on every change, so in-memory indexes know when to rebuild
 
     # -- collections -------------------------------------------------------------------
     def _collections(self):
@@ -193,6 +194,7 @@ class Index:
                 self._spans.pop(doc.id, None)
                 raise
         self._write_registry()
+        self.version += 1
         return report
 
     def _upsert(self, col, doc_id: str, wanted: list[Span], report: IngestReport, progress: bool) -> list[str]:
@@ -226,6 +228,7 @@ class Index:
         del self._docs[doc_id]
         self._spans.pop(doc_id, None)
         self._write_registry()
+        self.version += 1
 
     def clear(self) -> None:
         """Drop every vector and document (used by `ingest --rebuild`)."""
@@ -236,6 +239,7 @@ class Index:
         self._sentence_vectors.clear()
         self.chunk_col, self.sentence_col = self._collections()
         self._write_registry()
+        self.version += 1
 
     def counts(self) -> dict[str, int]:
         """Stored vectors per collection."""

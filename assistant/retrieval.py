@@ -76,6 +76,7 @@ class LexicalIndex:
         import bm25s
 
         self.spans = spans
+        self.by_id = {s.id: s for s in spans}
         self.bm25 = bm25s.BM25()
         if spans:
             self.bm25.index(bm25s.tokenize([_fold(s.text) for s in spans], stopwords=stopwords(),
@@ -112,21 +113,20 @@ class HybridRetriever(BaseRetriever):
     fetch_k: int = 20  # candidates taken from each side before fusion
     rrf_k: int = 60
     _lexical: LexicalIndex | None = None
-    _lexical_key: tuple = ()
+    _lexical_version: int = -1
 
     def lexical(self) -> LexicalIndex:
-        """The BM25 side, rebuilt only when the set of chunks changed."""
-        spans = self.index.all_chunks()
-        key = tuple(s.id for s in spans)
-        if self._lexical is None or key != self._lexical_key:
-            self._lexical, self._lexical_key = LexicalIndex(spans), key
+        """The BM25 side, rebuilt only when the index changed."""
+        if self._lexical is None or self.index.version != self._lexical_version:
+            self._lexical = LexicalIndex(self.index.all_chunks())
+            self._lexical_version = self.index.version
         return self._lexical
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         """The k best passages for a query."""
         k = self.k if k is None else k
         lexical = self.lexical()
-        by_id = {s.id: s for s in lexical.spans}
+        by_id = lexical.by_id
         fetch = max(self.fetch_k, k)
         dense = [(i, sim) for i, sim in self.index.dense_chunks(
             self.index.embeddings.embed_query(query), fetch) if i in by_id]
