@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from html import escape
@@ -16,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.errors import AssistantError, ConfigError
+from assistant.evaluate import load_dataset
 from assistant.feedback import FeedbackStore, feedback_record
 from ui import render
 
@@ -166,9 +166,9 @@ def example_questions(path: Path, answerable: int = 4) -> list[str]:
     """The first few answerable questions of the gold set and one unanswerable one."""
     if not path.exists():
         return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    picked = [r["question"] for r in rows if r.get("category") == "answerable" and "question" in r]
-    refused = [r["question"] for r in rows if r.get("category") == "unanswerable" and "question" in r]
+    cases = [group[0] for group in load_dataset(path) if not group[0].conversation]
+    picked = [c.question for c in cases if c.category == "answerable"]
+    refused = [c.question for c in cases if c.category == "unanswerable"]
     return picked[:answerable] + refused[:1]
 
 
