@@ -15,7 +15,8 @@ import numpy as np
 from . import features
 from .chunking import Span
 from .documents import Document
-from .retrieval import Passage, tokenize
+from .embeddings import token_vectors
+from .retrieval import Passage, stopwords, tokenize
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
@@ -78,31 +79,55 @@ class SpanSource(Protocol):
 
 
 FEATURES = ("dense", "dense_question", "lex", "lex_question", "lex_context", "chunk_dense",
-            "rank_prior", "heading", "typed", "type_match")
+            "rank_prior", "heading", "typed", "type_match", "soft", "soft_question")
+
+# Question-level features for the answer/abstain gate, read off the scored candidates.
+GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak", "novel",
+                 "top_chunk_dense", "type_missing", "top_soft", "top_soft_weakest", "soft_peak")
+
+# A collection of many documents and a single article call for different weights: among
+# hundreds of documents an unanswerable question still finds some document's close match.
+# Every feature therefore also gets a "name*many" copy scaled by how crowded the index is.
+MANY = "many"
+
+
+def crowding(n_docs: int, full: int = 100) -> float:
+    """0 for a single document, rising on a log scale to 1 at `full` documents and beyond."""
+    return min(1.0, math.log(max(n_docs, 1)) / math.log(full))
+
+
+def by_regime(features: dict[str, float], names: tuple[str, ...], many: float) -> dict[str, float]:
+    """The features plus their collection copies (scaled by crowding) and the crowding itself."""
+    out = dict(features)
+    out.update({f"{n}*{MANY}": features[n] * many for n in names})
+    out[MANY] = many
+    return out
+
+
+def regime_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Every weight name a calibrated model may carry."""
+    return names + tuple(f"{n}*{MANY}" for n in names) + (MANY,)
+
 
 # Hand-set starting point; scripts/calibrate.py replaces these with weights fitted on data.
 _DEFAULT_WEIGHTS = {"dense": 4.0, "dense_question": 2.0, "lex": 2.0, "lex_question": 1.0,
                     "lex_context": 1.0, "chunk_dense": 1.0, "rank_prior": 0.5, "heading": -1.0,
-                    "novel": -3.0, "typed": -1.0, "type_match": 1.0}
-
-
-# Question-level features for the answer/abstain gate, read off the scored candidates.
-GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak", "novel",
-                 "top_chunk_dense", "type_missing")
+                    "typed": -1.0, "type_match": 1.0, "soft_question": 2.0}
 _DEFAULT_GATE = {"best_logit": 1.0, "gap": 1.0, "best_dense": 1.0, "best_lex": 1.0,
-                 "novel": -2.0, "type_missing": -1.0}
+                 "novel": -2.0, "type_missing": -1.0, "top_soft_weakest": 2.0}
 
 
 @dataclass(frozen=True)
 class Params:
-    """Two small logistic models: P(sentence answers) ranks sentences, P(answerable) gates."""
+    """Two small linear models: a softmax over sentences ranks them, a logistic gate says
+    whether the documents answer at all."""
 
     weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_WEIGHTS))
-    bias: float = -5.0
+    bias: float = 0.0  # a softmax ignores it; kept so older calibration files still load
     gate_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_GATE))
     gate_bias: float = 0.0
     threshold: float = 0.5  # P(answerable) below this -> abstain
-    margin: float = 0.15  # extra sentences must be within this probability of the best one
+    margin: float = 0.15  # extra sentences must be within this softmax share of the best one
     # Share of the question's weight on terms no document contains ("CEO", "Microsoft")
     # at or above which the documents cannot be about it: abstain outright.
     novel_limit: float = 0.5
@@ -118,16 +143,17 @@ class Params:
 
     def logit(self, features: dict[str, float]) -> float:
         """Linear score of one candidate's features."""
-        return self.bias + sum(self.weights.get(f, 0.0) * features.get(f, 0.0) for f in FEATURES)
+        return self.bias + sum(w * features.get(f, 0.0) for f, w in self.weights.items())
 
-    def probability(self, features: dict[str, float]) -> float:
-        """P(this sentence answers the query)."""
-        return _sigmoid(self.logit(features))
+    def shares(self, cands: list[Candidate]) -> list[float]:
+        """Softmax over the candidates: each sentence's share of the belief that it answers."""
+        z = np.array([self.logit(c.features) for c in cands])
+        e = np.exp(z - z.max())
+        return (e / e.sum()).tolist()
 
     def answerable(self, gate: dict[str, float]) -> float:
         """P(the documents answer the question), from question-level features."""
-        return _sigmoid(self.gate_bias + sum(self.gate_weights.get(f, 0.0) * gate.get(f, 0.0)
-                                             for f in GATE_FEATURES))
+        return _sigmoid(self.gate_bias + sum(w * gate.get(f, 0.0) for f, w in self.gate_weights.items()))
 
 
 def _peak(values: list[float]) -> float:
@@ -141,22 +167,30 @@ def _sigmoid(z: float) -> float:
 
 def gate_features(cands: list[Candidate], p: Params) -> dict[str, float]:
     """What the gate sees: how strong and how clear-cut the best sentence is."""
-    logits = sorted((p.logit(c.features) for c in cands), reverse=True)
-    probs = [_sigmoid(z) for z in logits[:2]]
-    top = sorted(cands, key=lambda c: -p.logit(c.features))[:3]
-    return {
-        "best_logit": logits[0],
-        "gap": probs[0] - (probs[1] if len(probs) > 1 else 0.0),
+    logits = [p.logit(c.features) for c in cands]
+    order = sorted(range(len(cands)), key=lambda i: -logits[i])
+    shares = p.shares(cands)
+    best = cands[order[0]].features
+    top = [cands[i] for i in order[:3]]
+    gate = {
+        "best_logit": logits[order[0]],
+        "gap": shares[order[0]] - (shares[order[1]] if len(order) > 1 else 0.0),
         "best_dense": max(c.features["dense_question"] for c in cands),
         "best_lex": max(c.features["lex_question"] for c in cands),
         # An answer stands out from its neighbours; an on-topic but unanswered question
         # matches many sentences about equally.
         "dense_peak": _peak([c.features["dense_question"] for c in cands]),
         "lex_peak": _peak([c.features["lex_question"] for c in cands]),
+        "soft_peak": _peak([c.features["soft_question"] for c in cands]),
         "top_chunk_dense": max(c.features["chunk_dense"] for c in cands),
-        "novel": cands[0].features["novel"],
-        "type_missing": 1.0 if cands[0].features["typed"] and not any(c.features["type_match"] for c in top) else 0.0,
+        "novel": best["novel"],
+        "type_missing": 1.0 if best["typed"] and not any(c.features["type_match"] for c in top) else 0.0,
+        # The question term the chosen sentence covers worst: "signed" in "When was it signed?"
+        # finds no counterpart in a sentence that otherwise matches the topic.
+        "top_soft": best["soft_question"],
+        "top_soft_weakest": best["soft_weakest"],
     }
+    return by_regime(gate, GATE_FEATURES, best[MANY])
 
 
 @dataclass
@@ -182,6 +216,15 @@ class ExtractiveAnswerer:
         self.params = params or Params.load()
         self._idf: dict[str, float] = {}
         self._idf_key: tuple | None = None
+        # Soft matching ignores the words that say how a question is asked.
+        self._stop = set(stopwords()) | {"what", "which", "who", "whom", "how", "why", "when", "where",
+                                         "does", "did", "do", "is", "are", "was", "were"}
+
+    def warm_up(self, docs: list[Document], limit: int = 2000) -> None:
+        """Compute every sentence's token vectors now (small corpora only: they stay cached)."""
+        texts = [s.text for d in docs for s in self.source.spans(d.id).sentences]
+        if hasattr(self.embeddings, "embed_tokens") and len(texts) <= limit:
+            self.embeddings.embed_tokens(texts)
 
     # -- features ----------------------------------------------------------------------
     def idf(self, docs: list[Document]) -> dict[str, float]:
@@ -236,13 +279,16 @@ class ExtractiveAnswerer:
         qq_vec = q_vec if question == query else np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         dense_floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
         contexts = {p.start: set(tokenize([p.text])[0]) for p in passages}
+        q_tok, qq_tok, *s_toks = token_vectors(self.embeddings, [query, question] + [s.text for s in spans])
+        many = crowding(len(docs))
         out = []
-        for s, toks in zip(spans, tokenize([s.text for s in spans]), strict=True):
+        for s, toks, s_tok in zip(spans, tokenize([s.text for s in spans]), s_toks, strict=True):
             _, rank, passage = found[s.id]
             vec = vectors.get(s.id)
             terms = set(toks)
             block = self.source.spans(s.doc_id).doc.block_at(s.start)
-            out.append(Candidate(s, {
+            soft_question, soft_weakest = features.soft_match(qq_tok, s_tok, self._stop)
+            out.append(Candidate(s, by_regime({
                 "dense": float(vec @ q_vec) if vec is not None else 0.0,
                 "dense_question": float(vec @ qq_vec) if vec is not None else 0.0,
                 "lex": features.coverage(q_w, terms),
@@ -254,7 +300,10 @@ class ExtractiveAnswerer:
                 "novel": novel,
                 "typed": 1.0 if kind else 0.0,
                 "type_match": 1.0 if kind and features.has_type(s.text, kind) else 0.0,
-            }))
+                "soft": features.soft_match(q_tok, s_tok, self._stop)[0] if query != question else soft_question,
+                "soft_question": soft_question,
+                "soft_weakest": soft_weakest,
+            }, FEATURES, many)))
         return out
 
     # -- decision ----------------------------------------------------------------------
@@ -265,7 +314,7 @@ class ExtractiveAnswerer:
             return []
         if cands[0].features["novel"] >= p.novel_limit or p.answerable(gate_features(cands, p)) < p.threshold:
             return []
-        scored = sorted(((p.probability(c.features), c) for c in cands), key=lambda x: -x[0])
+        scored = sorted(zip(p.shares(cands), cands, strict=True), key=lambda x: -x[0])
         floor = scored[0][0] - p.margin
         chosen = [c for prob, c in scored[: p.max_sentences] if prob >= floor]
         # A heading is a weak answer when a body sentence also qualifies.
@@ -285,16 +334,18 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, query: str, passages: list[Passage], docs: list[Document]) -> Answer:
         """Compose a short, fully cited answer, or a plain abstention."""
-        chosen = self.select(self.candidates(question, query, passages, docs))
+        cands = self.candidates(question, query, passages, docs)
+        chosen = self.select(cands)
         by_id = {d.id: d for d in docs}
         if not chosen:
             return Answer(abstention_text(question, len(docs)), True, [], query, question,
                           passages=passages, answerer=self.name)
+        share = {id(c): v for c, v in zip(cands, self.params.shares(cands), strict=True)}
         units: dict[tuple[str, int, int], float] = {}
         for c in chosen:
             span = self.unit(c.span)
             key = (span.doc_id, span.start, span.end)
-            units[key] = max(units.get(key, 0.0), self.params.probability(c.features))
+            units[key] = max(units.get(key, 0.0), share[id(c)])
         citations = [make_citation(i, by_id[d], Span(d, s, e, by_id[d].text[s:e]), score)
                      for i, ((d, s, e), score) in enumerate(sorted(units.items()), start=1)]
         text = " ".join(f"{_as_sentence(c.quote)} [{c.n}]" for c in citations)

@@ -107,6 +107,8 @@ class Assistant:
     def warm_up(self) -> None:
         """Load the model and build the in-memory indexes now, not on the first question."""
         self.ask("warm up")
+        if hasattr(self.answerer, "warm_up"):
+            self.answerer.warm_up(self.documents)
 
     def retrieve(self, query: str, k: int = 5) -> list[Passage]:
         """The k best passages for a query (hybrid dense + BM25)."""

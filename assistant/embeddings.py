@@ -8,11 +8,19 @@ import os
 import re
 from collections import OrderedDict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from .errors import ConfigError
+
+
+class TokenVectors(NamedTuple):
+    """A text's tokens and one unit vector per token (row i belongs to tokens[i])."""
+
+    tokens: tuple[str, ...]
+    vectors: np.ndarray
 
 
 class SentenceTransformerEmbeddings(Embeddings):
@@ -23,6 +31,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.batch_size = batch_size
         self._model = None
         self._query_cache: OrderedDict[str, list[float]] | None = OrderedDict()
+        self._token_cache: OrderedDict[str, TokenVectors] = OrderedDict()
 
     @property
     def model(self):
@@ -48,6 +57,26 @@ class SentenceTransformerEmbeddings(Embeddings):
             show_progress_bar=False, convert_to_numpy=True,
         )
         return vectors.tolist()
+
+    def embed_tokens(self, texts: list[str]) -> list[TokenVectors]:
+        """Contextual word-piece vectors of each text (for soft term matching), cached by text."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._token_cache))
+        if missing:
+            tokenizer = self.model.tokenizer
+            outputs = self.model.encode(missing, output_value="token_embeddings", batch_size=self.batch_size,
+                                        show_progress_bar=False, convert_to_numpy=False)
+            for text, matrix in zip(missing, outputs, strict=True):
+                ids = tokenizer(text, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
+                m = matrix.float().numpy()
+                m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
+                self._token_cache[text] = TokenVectors(tuple(tokenizer.convert_ids_to_tokens(ids)), m)
+        out = []
+        for t in texts:
+            self._token_cache.move_to_end(t)
+            out.append(self._token_cache[t])
+        while len(self._token_cache) > 20_000:  # about 1 GB at most for long sentences
+            self._token_cache.popitem(last=False)
+        return out
 
     def without_cache(self) -> SentenceTransformerEmbeddings:
         """The same loaded model with no query cache (fair timing of another system)."""
@@ -89,6 +118,17 @@ class HashingEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._one(text)
+
+
+def token_vectors(embeddings: Embeddings, texts: list[str]) -> list[TokenVectors]:
+    """Per-token vectors from any embeddings: contextual when the model offers them, else one
+    vector per lower-cased word (so fakes and other LangChain models still give a soft match)."""
+    if hasattr(embeddings, "embed_tokens"):
+        return embeddings.embed_tokens(texts)
+    words = [tuple(re.findall(r"\w+", t.lower())) for t in texts]
+    vocab = sorted({w for ws in words for w in ws})
+    table = dict(zip(vocab, np.asarray(embeddings.embed_documents(vocab), dtype=np.float32), strict=True)) if vocab else {}
+    return [TokenVectors(ws, np.stack([table[w] for w in ws]) if ws else np.zeros((0, 1), np.float32)) for ws in words]
 
 
 def minilm_path() -> Path:

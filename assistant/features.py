@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import numpy as np
+
 # The kind of thing a question asks for, read from its wording (classic factoid-QA typing).
 _TYPES = [
     ("number", re.compile(r"\b(how (many|much|long|big|large|often|far|fast|old)|what (percentage|number|amount|size)|"
@@ -80,3 +82,30 @@ def novelty(query_weights: dict[str, float], corpus_terms: dict[str, float],
     unseen = [t for t in query_weights
               if (len(t) > 3 or t in keep_short) and not fuzzy_match(t, corpus_terms)]
     return sum(query_weights[t] for t in unseen) / total
+
+
+_SPECIAL = {"[CLS]", "[SEP]", "<s>", "</s>", "[PAD]"}
+
+
+def content_rows(tokens: Iterable[str], stop: set[str]) -> np.ndarray:
+    """Which tokens carry meaning: not special, not punctuation, not a stop word."""
+    keep = []
+    for t in tokens:
+        piece = t[2:] if t.startswith("##") else t
+        keep.append(t not in _SPECIAL and bool(re.search(r"\w", piece))
+                    and (t.startswith("##") or piece.lower() not in stop))
+    return np.array(keep, dtype=bool)
+
+
+def soft_match(question, sentence, stop: set[str]) -> tuple[float, float]:
+    """How well a sentence covers the question's terms in meaning (BERTScore-style recall).
+
+    Each content token of the question is matched to its most similar sentence token; returns the
+    mean of those similarities and the weakest one (the question term the sentence covers least).
+    """
+    q_rows = content_rows(question.tokens, stop)
+    s_rows = np.array([t not in _SPECIAL for t in sentence.tokens], dtype=bool)
+    if not q_rows.any() or not s_rows.any():
+        return 0.0, 0.0
+    best = (question.vectors[q_rows] @ sentence.vectors[s_rows].T).max(axis=1)
+    return float(best.mean()), float(best.min())

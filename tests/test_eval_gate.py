@@ -57,9 +57,9 @@ class WrongSentence:
         cands = self.real.candidates(question, query, passages, docs)
         if not self.real.select(cands):
             return AlwaysAbstain().answer(question, query, passages, docs)
-        worst = min(cands, key=lambda c: self.real.params.probability(c.features))
+        worst = min(cands, key=lambda c: self.real.params.logit(c.features))
         doc = next(d for d in docs if d.id == worst.span.doc_id)
-        cite = make_citation(1, doc, worst.span, self.real.params.probability(worst.features))
+        cite = make_citation(1, doc, worst.span, 0.0)
         return Answer(f"{' '.join(cite.quote.split())} [1]", False, [cite], query, question,
                       passages=passages, answerer=self.name)
 

@@ -1,0 +1,88 @@
+"""The answerer's pure feature functions: soft term matching, regimes, answer types, coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant import features
+from assistant.answer import MANY, by_regime, crowding, regime_names
+from assistant.embeddings import HashingEmbeddings, TokenVectors, token_vectors
+
+STOP = {"what", "is", "the", "of", "a"}
+
+
+def tv(*rows: tuple[str, list[float]]) -> TokenVectors:
+    vectors = np.array([v for _, v in rows], dtype=np.float32)
+    return TokenVectors(tuple(t for t, _ in rows), vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+
+
+def test_content_rows_drop_specials_punctuation_and_stop_words_but_keep_word_pieces():
+    rows = features.content_rows(["[CLS]", "what", "is", "tensor", "##s", "?", "[SEP]"], STOP)
+    assert rows.tolist() == [False, False, False, True, True, False, False]
+
+
+def test_soft_match_is_mean_and_weakest_of_best_similarities():
+    question = tv(("[CLS]", [1, 0, 0]), ("what", [0, 1, 0]), ("chips", [1, 0, 0]), ("signed", [0, 0, 1]))
+    sentence = tv(("[CLS]", [0, 0, 1]), ("chips", [1, 0, 0]), ("fast", [0, 1, 0]))
+    mean, weakest = features.soft_match(question, sentence, STOP)
+    # "chips" is matched exactly (1.0); "signed" has no counterpart (0.0); [CLS] and "what" do not count.
+    assert mean == pytest.approx(0.5) and weakest == pytest.approx(0.0)
+
+
+def test_soft_match_of_a_question_of_stop_words_only_is_zero():
+    question = tv(("what", [1, 0]), ("is", [0, 1]))
+    assert features.soft_match(question, tv(("chips", [1, 0])), STOP) == (0.0, 0.0)
+
+
+def test_token_vectors_fall_back_to_word_vectors_for_any_embeddings():
+    q, s = token_vectors(HashingEmbeddings(), ["Which chips?", "The chips are fast."])
+    assert q.tokens == ("which", "chips") and s.tokens == ("the", "chips", "are", "fast")
+    mean, weakest = features.soft_match(q, s, {"which"})
+    assert mean == pytest.approx(1.0) and weakest == pytest.approx(1.0)  # "chips" in both
+
+
+def test_token_vectors_of_an_empty_text():
+    (empty,) = token_vectors(HashingEmbeddings(), [""])
+    assert empty.tokens == () and features.soft_match(empty, empty, STOP) == (0.0, 0.0)
+
+
+def test_by_regime_scales_the_collection_copies_by_crowding():
+    one = by_regime({"dense": 0.7}, ("dense",), many=crowding(1))
+    many = by_regime({"dense": 0.7}, ("dense",), many=crowding(600))
+    assert one == {"dense": 0.7, "dense*many": 0.0, MANY: 0.0}
+    assert many == {"dense": 0.7, "dense*many": 0.7, MANY: 1.0}
+    assert set(regime_names(("dense",))) == set(many)
+
+
+def test_crowding_rises_on_a_log_scale_and_saturates():
+    assert crowding(1) == 0.0 and crowding(10) == pytest.approx(0.5)
+    assert crowding(100) == crowding(5000) == 1.0
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("How many TPUs will OpenAI get?", "number"), ("When was the deal signed?", "time"),
+    ("Who is OpenAI's CEO?", "person"), ("Which TPU generations are used?", "identifier"),
+    ("Where is the data center?", "place"), ("Why are TPUs efficient?", ""),
+])
+def test_answer_type(question, kind):
+    assert features.answer_type(question) == kind
+
+
+def test_has_type():
+    assert features.has_type("It cost $10 billion.", "number")
+    assert not features.has_type("It was expensive.", "number")
+    assert features.has_type("Google's v4 and v5e TPUs.", "identifier")
+    assert features.has_type("anything", "")
+
+
+def test_fuzzy_match_and_coverage():
+    assert features.fuzzy_match("efficent", {"efficiency"})  # typo shares a 5-letter prefix
+    assert not features.fuzzy_match("tpu", {"tpus"})  # short words must match exactly
+    assert features.coverage({"tpu": 2.0, "ceo": 1.0}, {"tpu"}) == pytest.approx(2 / 3)
+    assert features.coverage({}, {"tpu"}) == 0.0
+
+
+def test_novelty_counts_unseen_long_words_and_acronyms_only():
+    weights = {"ceo": 1.0, "wat": 1.0, "google": 2.0}
+    assert features.novelty(weights, {"google": 1.0}, {"ceo"}) == pytest.approx(1 / 4)
