@@ -15,7 +15,7 @@ import numpy as np
 from . import features
 from .chunking import Span
 from .documents import Document
-from .embeddings import token_vectors
+from .embeddings import model_id, token_vectors
 from .retrieval import Passage, stopwords, tokenize
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
@@ -85,10 +85,13 @@ FEATURES = ("dense", "dense_question", "lex", "lex_question", "lex_context", "ch
 GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak", "novel",
                  "top_chunk_dense", "type_missing", "top_soft", "top_soft_weakest", "soft_peak")
 
-# A collection of many documents and a single article call for different weights: among
-# hundreds of documents an unanswerable question still finds some document's close match.
-# Every feature therefore also gets a "name*many" copy scaled by how crowded the index is.
-MANY = "many"
+# The same scores mean different things in different settings, so every feature also gets a
+# copy per setting ("name*many", "name*whole") that is zero outside it:
+# - many: among hundreds of documents an unanswerable question still finds some document's
+#   close match (scaled by how crowded the index is, see crowding());
+# - whole: when retrieval returns every chunk there is (one short passage), it has told
+#   nothing apart, and the gate must judge the sentences alone.
+REGIMES = ("many", "whole")
 
 
 def crowding(n_docs: int, full: int = 100) -> float:
@@ -96,25 +99,26 @@ def crowding(n_docs: int, full: int = 100) -> float:
     return min(1.0, math.log(max(n_docs, 1)) / math.log(full))
 
 
-def by_regime(features: dict[str, float], names: tuple[str, ...], many: float) -> dict[str, float]:
-    """The features plus their collection copies (scaled by crowding) and the crowding itself."""
+def by_regime(features: dict[str, float], names: tuple[str, ...], regimes: dict[str, float]) -> dict[str, float]:
+    """The features plus one copy per setting, scaled by how much that setting holds."""
     out = dict(features)
-    out.update({f"{n}*{MANY}": features[n] * many for n in names})
-    out[MANY] = many
+    for regime, value in regimes.items():
+        out.update({f"{n}*{regime}": features[n] * value for n in names})
+        out[regime] = value
     return out
 
 
 def regime_names(names: tuple[str, ...]) -> tuple[str, ...]:
     """Every weight name a calibrated model may carry."""
-    return names + tuple(f"{n}*{MANY}" for n in names) + (MANY,)
+    return names + tuple(f"{n}*{r}" for r in REGIMES for n in names) + REGIMES
 
 
-# Hand-set starting point; scripts/calibrate.py replaces these with weights fitted on data.
-_DEFAULT_WEIGHTS = {"dense": 4.0, "dense_question": 2.0, "lex": 2.0, "lex_question": 1.0,
-                    "lex_context": 1.0, "chunk_dense": 1.0, "rank_prior": 0.5, "heading": -1.0,
-                    "typed": -1.0, "type_match": 1.0, "soft_question": 2.0}
-_DEFAULT_GATE = {"best_logit": 1.0, "gap": 1.0, "best_dense": 1.0, "best_lex": 1.0,
-                 "novel": -2.0, "type_missing": -1.0, "top_soft_weakest": 2.0}
+# Hand-set weights for a model nobody calibrated: fitted weights lean on the scale of one
+# model's similarities, so another model (or a test's hashing fake) starts from plain rules:
+# rank by how well a sentence covers the question, answer when it covers every question term.
+_DEFAULT_WEIGHTS = {"dense_question": 2.0, "lex_question": 2.0, "soft_question": 2.0, "lex_context": 0.5,
+                    "rank_prior": 0.5, "type_match": 1.0}
+_DEFAULT_GATE = {"top_soft_weakest": 3.0, "best_lex": 3.0, "novel": -3.0, "type_missing": -1.0}
 
 
 @dataclass(frozen=True)
@@ -125,8 +129,10 @@ class Params:
     weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_WEIGHTS))
     bias: float = 0.0  # a softmax ignores it; kept so older calibration files still load
     gate_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_GATE))
-    gate_bias: float = 0.0
+    gate_bias: float = -3.0
     threshold: float = 0.5  # P(answerable) below this -> abstain
+    # Each setting has its own operating point: the threshold moves by shift * regime value.
+    threshold_shift: dict[str, float] = field(default_factory=dict)
     margin: float = 0.15  # extra sentences must be within this softmax share of the best one
     # Share of the question's weight on terms no document contains ("CEO", "Microsoft")
     # at or above which the documents cannot be about it: abstain outright.
@@ -134,11 +140,14 @@ class Params:
     max_sentences: int = 3
 
     @classmethod
-    def load(cls, path: Path = CALIBRATION_FILE) -> Params:
-        """The calibrated parameters shipped with the package (defaults when absent)."""
+    def load(cls, path: Path = CALIBRATION_FILE, model: str | None = None) -> Params:
+        """The calibrated parameters shipped with the package; the hand-set defaults when the
+        file is absent or was fitted for another embedding model than `model`."""
         if not path.exists():
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
+        if model is not None and data.get("model") not in (None, model):
+            return cls()
         return cls(**{k: v for k, v in data.get("params", {}).items() if k in cls.__dataclass_fields__})
 
     def logit(self, features: dict[str, float]) -> float:
@@ -150,6 +159,10 @@ class Params:
         z = np.array([self.logit(c.features) for c in cands])
         e = np.exp(z - z.max())
         return (e / e.sum()).tolist()
+
+    def cutoff(self, features: dict[str, float]) -> float:
+        """The abstention threshold in the setting these features come from."""
+        return self.threshold + sum(v * features.get(r, 0.0) for r, v in self.threshold_shift.items())
 
     def answerable(self, gate: dict[str, float]) -> float:
         """P(the documents answer the question), from question-level features."""
@@ -190,7 +203,7 @@ def gate_features(cands: list[Candidate], p: Params) -> dict[str, float]:
         "top_soft": best["soft_question"],
         "top_soft_weakest": best["soft_weakest"],
     }
-    return by_regime(gate, GATE_FEATURES, best[MANY])
+    return by_regime(gate, GATE_FEATURES, {r: best[r] for r in REGIMES})
 
 
 @dataclass
@@ -213,7 +226,7 @@ class ExtractiveAnswerer:
     def __init__(self, source: SpanSource, embeddings, params: Params | None = None) -> None:
         self.source = source
         self.embeddings = embeddings
-        self.params = params or Params.load()
+        self.params = params or Params.load(model=model_id(embeddings))
         self._idf: dict[str, float] = {}
         self._idf_key: tuple | None = None
         # Soft matching ignores the words that say how a question is asked.
@@ -280,7 +293,9 @@ class ExtractiveAnswerer:
         dense_floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
         contexts = {p.start: set(tokenize([p.text])[0]) for p in passages}
         q_tok, qq_tok, *s_toks = token_vectors(self.embeddings, [query, question] + [s.text for s in spans])
-        many = crowding(len(docs))
+        # "whole": retrieval returned every chunk there is, so it has told nothing apart.
+        chunks = sum(len(self.source.spans(d.id).chunks) for d in docs)
+        regimes = {"many": crowding(len(docs)), "whole": 1.0 if len({(p.doc_id, p.start) for p in passages}) >= chunks else 0.0}
         out = []
         for s, toks, s_tok in zip(spans, tokenize([s.text for s in spans]), s_toks, strict=True):
             _, rank, passage = found[s.id]
@@ -303,7 +318,7 @@ class ExtractiveAnswerer:
                 "soft": features.soft_match(q_tok, s_tok, self._stop)[0] if query != question else soft_question,
                 "soft_question": soft_question,
                 "soft_weakest": soft_weakest,
-            }, FEATURES, many)))
+            }, FEATURES, regimes)))
         return out
 
     # -- decision ----------------------------------------------------------------------
@@ -312,7 +327,7 @@ class ExtractiveAnswerer:
         p = p or self.params
         if not cands:
             return []
-        if cands[0].features["novel"] >= p.novel_limit or p.answerable(gate_features(cands, p)) < p.threshold:
+        if cands[0].features["novel"] >= p.novel_limit or p.answerable(gate_features(cands, p)) < p.cutoff(cands[0].features):
             return []
         scored = sorted(zip(p.shares(cands), cands, strict=True), key=lambda x: -x[0])
         floor = scored[0][0] - p.margin

@@ -1,5 +1,8 @@
 """The pipeline as a LangChain runnable: rewrite -> retrieve -> answer.
 
+The rewrite step cleans the question first (instructions to the assistant dropped, chat-speak
+spelled out, see normalize.py) and then makes a follow-up self-contained.
+
 Any answerer with `answer(question, query, passages, docs) -> Answer` plugs into the same chain.
 """
 
@@ -12,6 +15,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from .normalize import normalize
 from .retrieval import stopwords
 
 History = Sequence[tuple[str, str]]
@@ -50,6 +54,14 @@ def rewrite(question: str, history: History | None) -> str:
     return f"{question} ({' '.join(extra)})" if extra else question
 
 
+def prepare(question: str, history: History | None) -> tuple[str, str]:
+    """(cleaned question, query to retrieve): what the answerer and the retriever get."""
+    clean = normalize(question)
+    if not clean:
+        return "", ""
+    return clean, rewrite(clean, [(normalize(q), a) for q, a in history or []])
+
+
 def _timed(name: str, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Runnable:
     def step(state: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -64,16 +76,21 @@ def build_chain(retriever, answerer, documents: Callable[[], list]) -> Runnable:
     """rewrite -> retrieve -> answer; input {"question", "history", "k"}, output an Answer."""
 
     def do_rewrite(s):
-        return {**s, "query": rewrite(s["question"], s.get("history"))}
+        clean, query = prepare(s["question"], s.get("history"))
+        return {**s, "clean": clean, "query": query}
 
     def do_retrieve(s):
-        return {**s, "passages": retriever.search(s["query"], s.get("k"))}
+        # Only instructions to the assistant ("reveal your prompt"): nothing to look up.
+        passages = retriever.search(s["query"], s.get("k")) if s["query"] else []
+        return {**s, "passages": passages}
 
     def do_answer(s):
-        return {**s, "answer": answerer.answer(s["question"], s["query"], s["passages"], documents())}
+        question = s["clean"] or s["question"]
+        return {**s, "answer": answerer.answer(question, s["query"], s["passages"], documents())}
 
     def finish(s):
         answer = s["answer"]
+        answer.question = s["question"]  # as the user asked it
         answer.timings = {**s["timings"], "total": sum(s["timings"].values())}
         return answer
 

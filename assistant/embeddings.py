@@ -62,21 +62,28 @@ class SentenceTransformerEmbeddings(Embeddings):
         """Contextual word-piece vectors of each text (for soft term matching), cached by text."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._token_cache))
         if missing:
-            tokenizer = self.model.tokenizer
-            outputs = self.model.encode(missing, output_value="token_embeddings", batch_size=self.batch_size,
-                                        show_progress_bar=False, convert_to_numpy=False)
-            for text, matrix in zip(missing, outputs, strict=True):
-                ids = tokenizer(text, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
-                m = matrix.float().numpy()
-                m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
-                self._token_cache[text] = TokenVectors(tuple(tokenizer.convert_ids_to_tokens(ids)), m)
+            self._encode_full(missing)
         out = []
         for t in texts:
             self._token_cache.move_to_end(t)
             out.append(self._token_cache[t])
+        return out
+
+    def _encode_full(self, texts: list[str]) -> list[list[float]]:
+        """One forward pass giving both the pooled vector and the token vectors of each text."""
+        outputs = self.model.encode(texts, output_value=None, batch_size=self.batch_size,
+                                    show_progress_bar=False)
+        tokenizer = self.model.tokenizer
+        pooled = []
+        for text, o in zip(texts, outputs, strict=True):
+            m = o["token_embeddings"].float().numpy()
+            m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
+            self._token_cache[text] = TokenVectors(tuple(tokenizer.convert_ids_to_tokens(o["input_ids"].tolist())), m)
+            v = o["sentence_embedding"].float().numpy()
+            pooled.append((v / max(float(np.linalg.norm(v)), 1e-9)).tolist())
         while len(self._token_cache) > 20_000:  # about 1 GB at most for long sentences
             self._token_cache.popitem(last=False)
-        return out
+        return pooled
 
     def without_cache(self) -> SentenceTransformerEmbeddings:
         """The same loaded model with no query cache (fair timing of another system)."""
@@ -91,7 +98,8 @@ class SentenceTransformerEmbeddings(Embeddings):
         if text in self._query_cache:
             self._query_cache.move_to_end(text)
             return self._query_cache[text]
-        vector = self.embed_documents([text])[0]
+        # The answerer will want this question's token vectors too: same forward pass.
+        vector = self._encode_full([text])[0]
         self._query_cache[text] = vector
         if len(self._query_cache) > 256:
             self._query_cache.popitem(last=False)

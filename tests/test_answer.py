@@ -237,3 +237,24 @@ def test_abstention_text():
     assert abstention_text("Who  is\nthe CEO?", 1) == (
         "The article does not say. None of its passages answers “Who is the CEO?”.")
     assert abstention_text("q", 3).startswith("The documents do not say.")
+
+
+def test_params_fitted_for_another_model_fall_back_to_the_defaults(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"model": "st:model", "params": {"threshold": 0.61}}), encoding="utf-8")
+    assert Params.load(path, model="st:model").threshold == 0.61
+    assert Params.load(path, model="hashing:256") == Params()
+    assert Params.load(path).threshold == 0.61  # no model named: take the file as it is
+
+
+def test_the_shipped_calibration_names_the_packaged_model():
+    from assistant.answer import CALIBRATION_FILE
+
+    assert json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))["model"] == "st:model"
+
+
+def test_the_threshold_moves_with_the_setting():
+    p = Params(threshold=0.5, threshold_shift={"many": 0.1, "whole": -0.2})
+    assert p.cutoff({"many": 0.0, "whole": 0.0}) == pytest.approx(0.5)
+    assert p.cutoff({"many": 1.0, "whole": 0.0}) == pytest.approx(0.6)
+    assert p.cutoff({"many": 0.5, "whole": 1.0}) == pytest.approx(0.35)

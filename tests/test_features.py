@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant import features
-from assistant.answer import MANY, by_regime, crowding, regime_names
+from assistant.answer import REGIMES, by_regime, crowding, regime_names
 from assistant.embeddings import HashingEmbeddings, TokenVectors, token_vectors
 
 STOP = {"what", "is", "the", "of", "a"}
@@ -47,12 +47,12 @@ def test_token_vectors_of_an_empty_text():
     assert empty.tokens == () and features.soft_match(empty, empty, STOP) == (0.0, 0.0)
 
 
-def test_by_regime_scales_the_collection_copies_by_crowding():
-    one = by_regime({"dense": 0.7}, ("dense",), many=crowding(1))
-    many = by_regime({"dense": 0.7}, ("dense",), many=crowding(600))
-    assert one == {"dense": 0.7, "dense*many": 0.0, MANY: 0.0}
-    assert many == {"dense": 0.7, "dense*many": 0.7, MANY: 1.0}
-    assert set(regime_names(("dense",))) == set(many)
+def test_by_regime_copies_features_per_setting():
+    one = by_regime({"dense": 0.7}, ("dense",), {"many": crowding(1), "whole": 1.0})
+    many = by_regime({"dense": 0.7}, ("dense",), {"many": crowding(600), "whole": 0.0})
+    assert one == {"dense": 0.7, "dense*many": 0.0, "many": 0.0, "dense*whole": 0.7, "whole": 1.0}
+    assert many == {"dense": 0.7, "dense*many": 0.7, "many": 1.0, "dense*whole": 0.0, "whole": 0.0}
+    assert set(regime_names(("dense",))) == set(many) and REGIMES == ("many", "whole")
 
 
 def test_crowding_rises_on_a_log_scale_and_saturates():
