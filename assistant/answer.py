@@ -16,7 +16,7 @@ from . import features
 from .chunking import Span
 from .documents import Document
 from .embeddings import model_id, token_vectors
-from .retrieval import Passage, stopwords, tokenize
+from .retrieval import Passage, stopword_set, tokenize
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
@@ -127,7 +127,6 @@ class Params:
     whether the documents answer at all."""
 
     weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_WEIGHTS))
-    bias: float = 0.0  # a softmax ignores it; kept so older calibration files still load
     gate_weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_GATE))
     gate_bias: float = -3.0
     threshold: float = 0.5  # P(answerable) below this -> abstain
@@ -152,7 +151,7 @@ class Params:
 
     def logit(self, features: dict[str, float]) -> float:
         """Linear score of one candidate's features."""
-        return self.bias + sum(w * features.get(f, 0.0) for f, w in self.weights.items())
+        return sum(w * features.get(f, 0.0) for f, w in self.weights.items())
 
     def shares(self, cands: list[Candidate]) -> list[float]:
         """Softmax over the candidates: each sentence's share of the belief that it answers."""
@@ -228,10 +227,8 @@ class ExtractiveAnswerer:
         self.embeddings = embeddings
         self.params = params or Params.load(model=model_id(embeddings))
         self._idf: dict[str, float] = {}
+        self._chunks = 0  # chunks in the documents, counted with the idf
         self._idf_key: tuple | None = None
-        # Soft matching ignores the words that say how a question is asked.
-        self._stop = set(stopwords()) | {"what", "which", "who", "whom", "how", "why", "when", "where",
-                                         "does", "did", "do", "is", "are", "was", "were"}
 
     def warm_up(self, docs: list[Document], limit: int = 2000) -> None:
         """Compute every sentence's token vectors now (small corpora only: they stay cached)."""
@@ -253,6 +250,7 @@ class ExtractiveAnswerer:
                     df[t] = df.get(t, 0) + 1
             n = max(len(sents), 1)
             self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
+            self._chunks = sum(len(self.source.spans(d.id).chunks) for d in docs)
             self._idf_key = key
         return self._idf
 
@@ -294,15 +292,15 @@ class ExtractiveAnswerer:
         contexts = {p.start: set(tokenize([p.text])[0]) for p in passages}
         q_tok, qq_tok, *s_toks = token_vectors(self.embeddings, [query, question] + [s.text for s in spans])
         # "whole": retrieval returned every chunk there is, so it has told nothing apart.
-        chunks = sum(len(self.source.spans(d.id).chunks) for d in docs)
-        regimes = {"many": crowding(len(docs)), "whole": 1.0 if len({(p.doc_id, p.start) for p in passages}) >= chunks else 0.0}
+        returned = len({(p.doc_id, p.start) for p in passages})
+        regimes = {"many": crowding(len(docs)), "whole": 1.0 if returned >= self._chunks else 0.0}
         out = []
         for s, toks, s_tok in zip(spans, tokenize([s.text for s in spans]), s_toks, strict=True):
             _, rank, passage = found[s.id]
             vec = vectors.get(s.id)
             terms = set(toks)
             block = self.source.spans(s.doc_id).doc.block_at(s.start)
-            soft_question, soft_weakest = features.soft_match(qq_tok, s_tok, self._stop)
+            soft_question, soft_weakest = features.soft_match(qq_tok, s_tok, stopword_set())
             out.append(Candidate(s, by_regime({
                 "dense": float(vec @ q_vec) if vec is not None else 0.0,
                 "dense_question": float(vec @ qq_vec) if vec is not None else 0.0,
@@ -315,7 +313,7 @@ class ExtractiveAnswerer:
                 "novel": novel,
                 "typed": 1.0 if kind else 0.0,
                 "type_match": 1.0 if kind and features.has_type(s.text, kind) else 0.0,
-                "soft": features.soft_match(q_tok, s_tok, self._stop)[0] if query != question else soft_question,
+                "soft": features.soft_match(q_tok, s_tok, stopword_set())[0] if query != question else soft_question,
                 "soft_question": soft_question,
                 "soft_weakest": soft_weakest,
             }, FEATURES, regimes)))

@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from .normalize import normalize
-from .retrieval import stopwords
+from .retrieval import stopword_set
 
 History = Sequence[tuple[str, str]]
 
@@ -31,7 +31,7 @@ _ELLIPSIS = re.compile(r"^\s*(and|also|but|so|then|what about|how about|why|how 
 
 def is_follow_up(question: str) -> bool:
     """Whether a question only makes sense with the turns before it."""
-    content = [w for w in re.findall(r"\w+", question.lower()) if w not in stopwords()]
+    content = [w for w in re.findall(r"\w+", question.lower()) if w not in stopword_set()]
     return bool(_ANAPHOR.search(question)) or (bool(_ELLIPSIS.match(question)) and len(content) <= 4) \
         or len(content) <= 1
 
@@ -46,11 +46,12 @@ def rewrite(question: str, history: History | None) -> str:
     # between carry their own intent ("how much", "why"), not the topic.
     past = [q for q, _answer in history]
     topic = next((q for q in reversed(past) if not is_follow_up(q)), past[0])
-    extra: list[str] = []
+    stop, extra = stopword_set(), []
     for word in re.findall(r"[\w’'-]+", topic):
         low = word.lower()
-        if low not in stopwords() and low not in have and low not in {w.lower() for w in extra}:
+        if low not in stop and low not in have:
             extra.append(word)
+            have.add(low)
     return f"{question} ({' '.join(extra)})" if extra else question
 
 

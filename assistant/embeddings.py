@@ -15,6 +15,10 @@ from langchain_core.embeddings import Embeddings
 
 from .errors import ConfigError
 
+# Token vectors kept in memory: 250,000 word pieces x 384 floats x 4 B = about 380 MB, some
+# 6,000 sentences of typical length (the article has 38).
+_TOKEN_ROWS = 250_000
+
 
 class TokenVectors(NamedTuple):
     """A text's tokens and one unit vector per token (row i belongs to tokens[i])."""
@@ -32,6 +36,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         self._model = None
         self._query_cache: OrderedDict[str, list[float]] | None = OrderedDict()
         self._token_cache: OrderedDict[str, TokenVectors] = OrderedDict()
+        self._token_rows = 0  # word pieces held in _token_cache
 
     @property
     def model(self):
@@ -60,35 +65,44 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def embed_tokens(self, texts: list[str]) -> list[TokenVectors]:
         """Contextual word-piece vectors of each text (for soft term matching), cached by text."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._token_cache))
+        unique = list(dict.fromkeys(texts))
+        found = {t: self._token_cache[t] for t in unique if t in self._token_cache}
+        missing = [t for t in unique if t not in found]
         if missing:
-            self._encode_full(missing)
-        out = []
-        for t in texts:
-            self._token_cache.move_to_end(t)
-            out.append(self._token_cache[t])
-        return out
+            found.update(zip(missing, self._encode_full(missing)[1], strict=True))
+        self._remember(found)
+        return [found[t] for t in texts]
 
-    def _encode_full(self, texts: list[str]) -> list[list[float]]:
+    def _encode_full(self, texts: list[str]) -> tuple[list[list[float]], list[TokenVectors]]:
         """One forward pass giving both the pooled vector and the token vectors of each text."""
         outputs = self.model.encode(texts, output_value=None, batch_size=self.batch_size,
                                     show_progress_bar=False)
         tokenizer = self.model.tokenizer
-        pooled = []
-        for text, o in zip(texts, outputs, strict=True):
+        pooled, tokens = [], []
+        for o in outputs:
             m = o["token_embeddings"].float().numpy()
             m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
-            self._token_cache[text] = TokenVectors(tuple(tokenizer.convert_ids_to_tokens(o["input_ids"].tolist())), m)
+            tokens.append(TokenVectors(tuple(tokenizer.convert_ids_to_tokens(o["input_ids"].tolist())), m))
             v = o["sentence_embedding"].float().numpy()
             pooled.append((v / max(float(np.linalg.norm(v)), 1e-9)).tolist())
-        while len(self._token_cache) > 20_000:  # about 1 GB at most for long sentences
-            self._token_cache.popitem(last=False)
-        return pooled
+        return pooled, tokens
+
+    def _remember(self, items: dict[str, TokenVectors]) -> None:
+        """Keep token vectors, most recently used last; drop the oldest beyond the row budget."""
+        for text, tv in items.items():
+            if text not in self._token_cache:
+                self._token_rows += len(tv.tokens)
+            self._token_cache[text] = tv
+            self._token_cache.move_to_end(text)
+        while self._token_rows > _TOKEN_ROWS and len(self._token_cache) > len(items):
+            _, old = self._token_cache.popitem(last=False)
+            self._token_rows -= len(old.tokens)
 
     def without_cache(self) -> SentenceTransformerEmbeddings:
         """The same loaded model with no query cache (fair timing of another system)."""
         clone = copy.copy(self)
         clone._query_cache = None
+        clone._token_cache, clone._token_rows = OrderedDict(), 0
         return clone
 
     def embed_query(self, text: str) -> list[float]:
@@ -99,7 +113,8 @@ class SentenceTransformerEmbeddings(Embeddings):
             self._query_cache.move_to_end(text)
             return self._query_cache[text]
         # The answerer will want this question's token vectors too: same forward pass.
-        vector = self._encode_full([text])[0]
+        (vector,), (tokens,) = self._encode_full([text])
+        self._remember({text: tokens})
         self._query_cache[text] = vector
         if len(self._query_cache) > 256:
             self._query_cache.popitem(last=False)

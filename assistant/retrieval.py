@@ -61,6 +61,12 @@ def stopwords() -> list[str]:
     return sorted(set(STOPWORDS_EN_PLUS) | _QUESTION_WORDS)
 
 
+@lru_cache(maxsize=1)
+def stopword_set() -> frozenset[str]:
+    """The same words as stopwords(), for membership tests."""
+    return frozenset(stopwords())
+
+
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Lower-cased, stop-worded, stemmed tokens (the same for BM25 and lexical overlap)."""
     import bm25s

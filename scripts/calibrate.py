@@ -75,9 +75,10 @@ def own_passages(bot, doc_id: str, query: str, k: int) -> list[Passage]:
     Cheaper than building an index per question, and the same features come out: one
     document, every chunk of a short passage returned.
     """
-    emb = bot.index.embeddings
     chunks = bot.index.spans(doc_id).chunks
-    sims = np.asarray(emb.embed_documents([c.text for c in chunks])) @ np.asarray(emb.embed_query(query))
+    stored = bot.index.chunk_col.get(ids=[c.id for c in chunks], include=["embeddings"])
+    vectors = dict(zip(stored["ids"], stored["embeddings"], strict=True))
+    sims = np.asarray([vectors[c.id] for c in chunks]) @ np.asarray(bot.index.embeddings.embed_query(query))
     return [Passage(doc_id, chunks[i].start, chunks[i].end, chunks[i].text, float(sims[i]), float(sims[i]))
             for i in np.argsort(-sims)[:k]]
 
@@ -181,7 +182,7 @@ def main() -> None:
             X = np.array([[c.features[f] for f in names] for c in g["cands"]])
             lists.append((X, np.array(g["labels"], float) / sum(g["labels"]), 1.0 / len(usable)))
     weights = fit_listwise(lists, l2=0.01)
-    params = Params(weights={f: round(float(v), 4) for f, v in zip(names, weights, strict=True)}, bias=0.0)
+    params = Params(weights={f: round(float(v), 4) for f, v in zip(names, weights, strict=True)})
 
     # The gate: P(answerable) from question-level features, each set weighing the same.
     gate_names = regime_names(GATE_FEATURES)
@@ -236,7 +237,7 @@ def main() -> None:
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "how": "scripts/calibrate.py: listwise softmax ranker, logistic gate, threshold by grid search",
         "model": model_id(article.index.embeddings),  # the weights hold for this embedding model only
-        "params": {"weights": params.weights, "bias": params.bias, "gate_weights": params.gate_weights,
+        "params": {"weights": params.weights, "gate_weights": params.gate_weights,
                    "gate_bias": params.gate_bias, "threshold": params.threshold,
                    "threshold_shift": params.threshold_shift,
                    "novel_limit": params.novel_limit,
