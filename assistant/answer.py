@@ -79,7 +79,7 @@ class SpanSource(Protocol):
 
 
 FEATURES = ("dense", "dense_question", "lex", "lex_question", "lex_context", "chunk_dense",
-            "rank_prior", "heading", "typed", "type_match", "soft", "soft_question")
+            "rank_prior", "heading", "typed", "type_match", "soft", "soft_question", "defines")
 
 # Question-level features for the answer/abstain gate, read off the scored candidates.
 GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak", "novel",
@@ -273,6 +273,7 @@ class ExtractiveAnswerer:
         # Rank of each passage's document among the retrieved documents: with many documents
         # the best-ranked one usually holds the answer; with one document it says nothing.
         doc_rank = {d: i for i, d in enumerate(dict.fromkeys(p.doc_id for p in passages))}
+        retrieved = len(passages)
         found: dict[str, tuple[Span, int, Passage]] = {}
         for rank, p in enumerate(passages):
             spans = self.source.spans(p.doc_id)
@@ -282,6 +283,23 @@ class ExtractiveAnswerer:
                     # Section headings label what follows; they are not claims to quote.
                     if block is None or block.kind != "heading":
                         found[s.id] = (s, rank, p)
+        # "What is the headline?" asks about the document, not its content: the first sentence
+        # of its title, source line or last paragraph answers, even when retrieval missed it.
+        asked: set[str] = set()
+        field = features.document_field(question)
+        extra = []
+        for doc_id in doc_rank if field else ():
+            spans = self.source.spans(doc_id)
+            for block in field_blocks(spans.doc, field):
+                s = next((s for s in spans.sentences if block.start <= s.start < block.end), None)
+                if s is None:
+                    continue
+                asked.add(s.id)
+                if s.id not in found:
+                    chunk = next(c for c in spans.chunks if c.start <= s.start < c.end)
+                    extra.append(Passage(doc_id, chunk.start, chunk.end, chunk.text, 0.0))
+                    found[s.id] = (s, len(passages), extra[-1])
+        passages = passages + extra
         if not found:
             return []
         spans = [s for s, _, _ in found.values()]
@@ -289,10 +307,10 @@ class ExtractiveAnswerer:
         q_vec = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
         qq_vec = q_vec if question == query else np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         dense_floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
-        contexts = {p.start: set(tokenize([p.text])[0]) for p in passages}
+        contexts = {(p.doc_id, p.start): set(tokenize([p.text])[0]) for p in passages}
         q_tok, qq_tok, *s_toks = token_vectors(self.embeddings, [query, question] + [s.text for s in spans])
         # "whole": retrieval returned every chunk there is, so it has told nothing apart.
-        returned = len({(p.doc_id, p.start) for p in passages})
+        returned = len({(p.doc_id, p.start) for p in passages[:retrieved]})
         regimes = {"many": crowding(len(docs)), "whole": 1.0 if returned >= self._chunks else 0.0}
         out = []
         for s, toks, s_tok in zip(spans, tokenize([s.text for s in spans]), s_toks, strict=True):
@@ -306,7 +324,7 @@ class ExtractiveAnswerer:
                 "dense_question": float(vec @ qq_vec) if vec is not None else 0.0,
                 "lex": features.coverage(q_w, terms),
                 "lex_question": features.coverage(qq_w, terms),
-                "lex_context": features.coverage(q_w, contexts[passage.start]),
+                "lex_context": features.coverage(q_w, contexts[(passage.doc_id, passage.start)]),
                 "chunk_dense": passage.dense_score if passage.dense_score is not None else dense_floor,
                 "rank_prior": 1.0 / (1 + doc_rank[s.doc_id]),
                 "heading": 1.0 if block is not None and block.kind in ("title", "meta") else 0.0,
@@ -316,6 +334,8 @@ class ExtractiveAnswerer:
                 "soft": features.soft_match(q_tok, s_tok, stopword_set())[0] if query != question else soft_question,
                 "soft_question": soft_question,
                 "soft_weakest": soft_weakest,
+                "field_match": 1.0 if s.id in asked else 0.0,
+                "defines": 1.0 if features.defines(question, s.text) else 0.0,
             }, FEATURES, regimes)))
         return out
 
@@ -325,6 +345,11 @@ class ExtractiveAnswerer:
         p = p or self.params
         if not cands:
             return []
+        # A question about the document itself ("What is the headline?") is answered by its
+        # title, source line or last paragraph: content scores cannot weigh it.
+        about_doc = [c for c in cands if c.features.get("field_match")]
+        if about_doc:
+            return [max(about_doc, key=lambda c: c.features["rank_prior"])]
         if cands[0].features["novel"] >= p.novel_limit or p.answerable(gate_features(cands, p)) < p.cutoff(cands[0].features):
             return []
         scored = sorted(zip(p.shares(cands), cands, strict=True), key=lambda x: -x[0])
@@ -345,6 +370,34 @@ class ExtractiveAnswerer:
         start, end = min(s.start for s in inside), max(s.end for s in inside)
         return Span(span.doc_id, start, end, spans.doc.text[start:end])
 
+    def quoted(self, span: Span, question: str) -> list[Span]:
+        """What to quote for a chosen sentence, reading the document's lists as units.
+
+        When the question asks for several things ("What advantages do TPUs have?"), a list
+        item brings the rest of its list, and a lead-in ending in a colon is quoted as the list
+        it introduces. Otherwise the sentence (a list item whole).
+        """
+        doc = self.source.spans(span.doc_id).doc
+        block = doc.block_at(span.start)
+        if block is None:
+            return [span]
+        i = doc.blocks.index(block)
+        if not features.asks_for_list(question):
+            items = []
+        elif block.kind != "item" and span.text.rstrip().endswith(":"):
+            items = _run(doc.blocks, i + 1)
+        elif block.kind == "item":
+            start = i
+            while start > 0 and doc.blocks[start - 1].kind == "item":
+                start -= 1
+            items = _run(doc.blocks, start)
+        else:
+            items = []
+        if not items:
+            return [self.unit(span)]
+        sentences = self.source.spans(span.doc_id).sentences
+        return [self.unit(next(s for s in sentences if s.start >= b.start)) for b in items[:_MAX_ITEMS]]
+
     def answer(self, question: str, query: str, passages: list[Passage], docs: list[Document]) -> Answer:
         """Compose a short, fully cited answer, or a plain abstention."""
         cands = self.candidates(question, query, passages, docs)
@@ -356,13 +409,32 @@ class ExtractiveAnswerer:
         share = {id(c): v for c, v in zip(cands, self.params.shares(cands), strict=True)}
         units: dict[tuple[str, int, int], float] = {}
         for c in chosen:
-            span = self.unit(c.span)
-            key = (span.doc_id, span.start, span.end)
-            units[key] = max(units.get(key, 0.0), share[id(c)])
+            for span in self.quoted(c.span, question):
+                key = (span.doc_id, span.start, span.end)
+                units[key] = max(units.get(key, 0.0), share[id(c)])
         citations = [make_citation(i, by_id[d], Span(d, s, e, by_id[d].text[s:e]), score)
                      for i, ((d, s, e), score) in enumerate(sorted(units.items()), start=1)]
         text = " ".join(f"{_as_sentence(c.quote)} [{c.n}]" for c in citations)
         return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
+
+
+def field_blocks(doc: Document, field: str) -> list:
+    """The blocks that answer a question about the document itself (see features.document_field)."""
+    if field == "conclusion":
+        return [b for b in doc.blocks if b.kind == "paragraph"][-1:]
+    return [b for b in doc.blocks if b.kind == field]
+
+
+_MAX_ITEMS = 8  # a longer list is quoted up to here
+
+
+def _run(blocks: list, i: int) -> list:
+    """The list items in a row from blocks[i] on ([] when blocks[i] is not an item)."""
+    out = []
+    while i < len(blocks) and blocks[i].kind == "item":
+        out.append(blocks[i])
+        i += 1
+    return out
 
 
 def _as_sentence(quote: str) -> str:

@@ -49,6 +49,59 @@ def has_type(sentence: str, kind: str) -> bool:
     return True if not kind else bool(_HAS[kind].search(sentence))
 
 
+# Questions about the document itself rather than what it reports: its headline, where it is
+# from, how it ends.
+_DOC_WORD = r"(article|story|piece|post|document|report|page|text|it|this)"
+_DOC_FIELDS = [
+    ("title", re.compile(rf"\bheadline\b|\b(title|name) of (the |this )?{_DOC_WORD}\b|"
+                         rf"\bwhat is (the |this )?{_DOC_WORD} (called|titled|named)\b", re.I)),
+    ("meta", re.compile(rf"\b(source|outlet|publisher|url|link|website|site) (of|for) (the |this )?{_DOC_WORD}\b|"
+                        rf"\bwhere\b.{{0,20}}\b{_DOC_WORD}\b.{{0,20}}\b(come from|came from|published|appeared?|"
+                        rf"originally)\b|\bwho published (the |this )?{_DOC_WORD}\b", re.I)),
+    ("conclusion", re.compile(rf"\b{_DOC_WORD}\b.{{0,30}}\b(sum|sums|summed|wrap|wraps) (\w+ ){{0,3}}up\b|"
+                              rf"\b{_DOC_WORD}('s)? (conclusion|final (thought|point|word)s?)\b|"
+                              rf"\bhow does (the |this )?{_DOC_WORD} (end|conclude|close)\b|"
+                              rf"\bwhat does (the |this )?{_DOC_WORD} conclude\s*\??\s*$", re.I)),
+]
+
+
+def document_field(question: str) -> str:
+    """'title', 'meta' (source line) or 'conclusion' when the question asks about the document
+    itself, else ''."""
+    for kind, pattern in _DOC_FIELDS:
+        if pattern.search(question):
+            return kind
+    return ""
+
+
+_DEFINITION = re.compile(r"\b(stands? for|short for|acronym|abbreviation|meaning of|definition of|define)\b|"
+                         r"\bwhat does \w+ mean\b|^\s*what (is|are) (an? |the )?[\w-]+\s*\??\s*$", re.I)
+
+
+def defines(question: str, sentence: str) -> bool:
+    """Whether a definitional question ("What does TPU stand for?") meets a sentence that spells
+    one of its acronyms out: "Tensor Processing Units (TPUs)" or "TPU (Tensor Processing Unit)"."""
+    if not _DEFINITION.search(question):
+        return False
+    for a in re.findall(r"\b[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*\b", question):
+        a = re.escape(a.rstrip("s") if a.endswith("s") and a[:-1].isupper() else a)
+        if re.search(rf"\(\s*{a}s?\s*\)|\b{a}s?\s*\((?!\s*{a})[A-Za-z]", sentence, re.I):
+            return True
+    return False
+
+
+# Nouns that name several things at once: a question asking for them wants a whole list.
+_LIST_NOUNS = (r"advantages|benefits|lessons|takeaways|reasons|ways|features|factors|steps|examples|types|kinds|"
+               r"challenges|risks|problems|issues|points|tips|principles|goals|components|parts|elements|"
+               r"strengths|weaknesses|implications|consequences|effects|uses|applications|options|pros|cons")
+_LIST_QUESTION = re.compile(rf"\b(what|which|list|name)\b.*\b({_LIST_NOUNS})\b|^\s*(list|name|enumerate)\b", re.I)
+
+
+def asks_for_list(question: str) -> bool:
+    """Whether a question asks for several things ("What advantages do TPUs have?")."""
+    return bool(_LIST_QUESTION.search(question))
+
+
 def fuzzy_match(term: str, vocabulary: Iterable[str]) -> bool:
     """Exact term, or a shared 5-letter prefix for longer words (stems and typos: 'efficent')."""
     vocab = vocabulary if isinstance(vocabulary, set | frozenset | dict) else set(vocabulary)
@@ -109,3 +162,13 @@ def soft_match(question, sentence, stop: set[str]) -> tuple[float, float]:
         return 0.0, 0.0
     best = (question.vectors[q_rows] @ sentence.vectors[s_rows].T).max(axis=1)
     return float(best.mean()), float(best.min())
+
+
+def soft_match_all(question, sentences, stop: set[str]) -> float:
+    """The weakest question term's best match over all the sentences together."""
+    q_rows = content_rows(question.tokens, stop)
+    rows = [t.vectors[np.array([tok not in _SPECIAL for tok in t.tokens], dtype=bool)] for t in sentences]
+    rows = [r for r in rows if len(r)]
+    if not q_rows.any() or not rows:
+        return 0.0
+    return float((question.vectors[q_rows] @ np.vstack(rows).T).max(axis=1).min())

@@ -258,3 +258,78 @@ def test_the_threshold_moves_with_the_setting():
     assert p.cutoff({"many": 0.0, "whole": 0.0}) == pytest.approx(0.5)
     assert p.cutoff({"many": 1.0, "whole": 0.0}) == pytest.approx(0.6)
     assert p.cutoff({"many": 0.5, "whole": 1.0}) == pytest.approx(0.35)
+
+
+# -- lists are read as units -----------------------------------------------------------
+TIPS = Document("tips", """Keeping Cats Healthy
+
+Vets give owners several tips for a healthy cat:
+
+- Brush the coat weekly.
+- Weigh the cat every month.
+- Book a check-up each year.
+
+Cats also enjoy climbing.
+""", title="Keeping Cats Healthy")
+
+
+@pytest.fixture(scope="module")
+def tips_bot(tmp_path_factory) -> Assistant:
+    return Assistant.from_documents([TIPS], index_dir=tmp_path_factory.mktemp("tips"), embeddings=CountingEmbeddings())
+
+
+def _sentence(bot: Assistant, text: str) -> Span:
+    return next(s for s in bot.index.spans("tips").sentences if text in s.text)
+
+
+def _quotes(bot: Assistant, spans: list[Span]) -> list[str]:
+    return [TIPS.text[s.start : s.end] for s in spans]
+
+
+ITEMS = ["Brush the coat weekly.", "Weigh the cat every month.", "Book a check-up each year."]
+
+
+def test_a_lead_in_ending_in_a_colon_is_quoted_as_its_list_when_several_things_are_asked(tips_bot):
+    lead_in = _sentence(tips_bot, "several tips")
+    assert _quotes(tips_bot, tips_bot.answerer.quoted(lead_in, "What tips do vets have?")) == ITEMS
+    # "Who gives the tips?" is answered by the lead-in itself.
+    assert _quotes(tips_bot, tips_bot.answerer.quoted(lead_in, "Who gives owners tips?")) == [
+        "Vets give owners several tips for a healthy cat:"]
+
+
+def test_an_item_brings_its_list_only_when_the_question_asks_for_several_things(tips_bot):
+    item = _sentence(tips_bot, "Weigh the cat")
+    assert _quotes(tips_bot, tips_bot.answerer.quoted(item, "What tips do vets give?")) == ITEMS
+    assert _quotes(tips_bot, tips_bot.answerer.quoted(item, "How often should the cat be weighed?")) == ITEMS[1:2]
+
+
+def test_a_plain_sentence_is_quoted_alone(tips_bot):
+    plain = _sentence(tips_bot, "climbing")
+    assert _quotes(tips_bot, tips_bot.answerer.quoted(plain, "What tips do vets give?")) == ["Cats also enjoy climbing."]
+
+
+def test_a_list_answer_cites_every_item(tips_bot):
+    answer = tips_bot.ask("What tips do vets give owners for a healthy cat?")
+    assert not answer.abstained, answer.text
+    assert check_citations(answer, tips_bot.documents) == []
+    assert [c.quote for c in answer.citations] == ITEMS
+
+
+def test_a_question_about_the_document_itself_cites_its_title(bot):
+    answer = bot.ask("What is the headline of the article about cats sleeping?")
+    assert not answer.abstained, answer.text
+    assert [c.quote for c in answer.citations] == ["Cat Care Basics"]
+    assert check_citations(answer, bot.documents) == []
+
+
+@pytest.mark.parametrize(("question", "quote"), [
+    ("Where did this article come from?", "Source: https://news.example/chips"),
+    ("How does the article sum it all up?", "In short, chips keep getting faster."),
+])
+def test_a_question_about_the_document_cites_its_source_line_or_last_paragraph(tmp_path, question, quote):
+    doc = Document("news", "Chips Get Faster\n\nThe new chip runs twice as fast. It costs less.\n\n"
+                   "Makers plan a third chip next year.\n\nIn short, chips keep getting faster. Prices fall.\n\n"
+                   "Source: https://news.example/chips\n", title="Chips Get Faster")
+    bot = Assistant.from_documents([doc], index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
+    answer = bot.ask(question)
+    assert [c.quote for c in answer.citations] == [quote], answer.text

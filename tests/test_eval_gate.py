@@ -55,9 +55,12 @@ class WrongSentence:
 
     def answer(self, question: str, query: str, passages, docs) -> Answer:
         cands = self.real.candidates(question, query, passages, docs)
-        if not self.real.select(cands):
+        chosen = self.real.select(cands)
+        if not chosen:
             return AlwaysAbstain().answer(question, query, passages, docs)
-        worst = min(cands, key=lambda c: self.real.params.logit(c.features))
+        # Never the sentence the real answerer picked (a rule may pick one the ranker dislikes).
+        others = [c for c in cands if c not in chosen] or cands
+        worst = min(others, key=lambda c: self.real.params.logit(c.features))
         doc = next(d for d in docs if d.id == worst.span.doc_id)
         cite = make_citation(1, doc, worst.span, 0.0)
         return Answer(f"{' '.join(cite.quote.split())} [1]", False, [cite], query, question,

@@ -86,3 +86,43 @@ def test_fuzzy_match_and_coverage():
 def test_novelty_counts_unseen_long_words_and_acronyms_only():
     weights = {"ceo": 1.0, "wat": 1.0, "google": 2.0}
     assert features.novelty(weights, {"google": 1.0}, {"ceo"}) == pytest.approx(1 / 4)
+
+
+def test_soft_match_all_takes_each_term_best_match_over_every_sentence():
+    question = tv(("chips", [1, 0, 0]), ("signed", [0, 0, 1]))
+    first, second = tv(("chips", [1, 0, 0])), tv(("signed", [0, 0, 1]))
+    # Each sentence covers one term; together they cover both.
+    assert features.soft_match(question, first, STOP)[1] == pytest.approx(0.0)
+    assert features.soft_match_all(question, [first, second], STOP) == pytest.approx(1.0)
+    assert features.soft_match_all(question, [first], STOP) == pytest.approx(0.0)
+    assert features.soft_match_all(question, [], STOP) == 0.0
+
+
+@pytest.mark.parametrize(("question", "field"), [
+    ("What is the headline of the article?", "title"),
+    ("What's the title of this piece?", "title"),
+    ("where did this article come from", "meta"),
+    ("What is the source of the article?", "meta"),
+    ("Who published the story?", "meta"),
+    ("What is the source of the company's power?", ""),
+    ("What is the title of the first Harry Potter book?", ""),
+    ("Which chips does it use?", ""),
+    ("Where was the article originally published?", "meta"),
+    ("Where does it get its chips from?", ""),
+    ("How does the article sum the whole thing up?", "conclusion"),
+    ("How does the story end?", "conclusion"),
+    ("What does the report conclude?", "conclusion"),
+    ("What does the report conclude about chips?", ""),
+    ("How do I sum up two numbers?", ""),
+])
+def test_document_field(question, field):
+    assert features.document_field(question) == field
+
+
+def test_defines_needs_a_definitional_question_and_a_spelled_out_acronym():
+    spelled = "Its Tensor Processing Units (TPUs) are custom chips."
+    assert features.defines("What does the abbreviation TPU stand for?", spelled)
+    assert features.defines("What are TPUs?", "TPUs (Tensor Processing Units) are chips.")
+    assert not features.defines("Which TPU versions does it use?", spelled)  # not asking for a definition
+    assert not features.defines("What does TPU stand for?", "TPUs are fast.")  # nothing spelled out
+    assert not features.defines("What does GPU stand for?", spelled)  # another acronym
