@@ -308,6 +308,7 @@ class ExtractiveAnswerer:
         qq_vec = q_vec if question == query else np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         dense_floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
         contexts = {(p.doc_id, p.start): set(tokenize([p.text])[0]) for p in passages}
+        spelled_out = features.definition_pattern(question)  # "What does TPU stand for?"
         q_tok, qq_tok, *s_toks = token_vectors(self.embeddings, [query, question] + [s.text for s in spans])
         # "whole": retrieval returned every chunk there is, so it has told nothing apart.
         returned = len({(p.doc_id, p.start) for p in passages[:retrieved]})
@@ -335,7 +336,7 @@ class ExtractiveAnswerer:
                 "soft_question": soft_question,
                 "soft_weakest": soft_weakest,
                 "field_match": 1.0 if s.id in asked else 0.0,
-                "defines": 1.0 if features.defines(question, s.text) else 0.0,
+                "defines": 1.0 if spelled_out and spelled_out.search(s.text) else 0.0,
             }, FEATURES, regimes)))
         return out
 
@@ -364,11 +365,7 @@ class ExtractiveAnswerer:
         """What to quote for a sentence: a list item is quoted whole, it is one point."""
         spans = self.source.spans(span.doc_id)
         block = spans.doc.block_at(span.start)
-        if block is None or block.kind != "item":
-            return span
-        inside = [s for s in spans.sentences if block.start <= s.start and s.end <= block.end]
-        start, end = min(s.start for s in inside), max(s.end for s in inside)
-        return Span(span.doc_id, start, end, spans.doc.text[start:end])
+        return _block_span(spans, block) if block is not None and block.kind == "item" else span
 
     def quoted(self, span: Span, question: str) -> list[Span]:
         """What to quote for a chosen sentence, reading the document's lists as units.
@@ -377,26 +374,19 @@ class ExtractiveAnswerer:
         item brings the rest of its list, and a lead-in ending in a colon is quoted as the list
         it introduces. Otherwise the sentence (a list item whole).
         """
-        doc = self.source.spans(span.doc_id).doc
-        block = doc.block_at(span.start)
-        if block is None:
-            return [span]
-        i = doc.blocks.index(block)
-        if not features.asks_for_list(question):
-            items = []
-        elif block.kind != "item" and span.text.rstrip().endswith(":"):
-            items = _run(doc.blocks, i + 1)
-        elif block.kind == "item":
-            start = i
-            while start > 0 and doc.blocks[start - 1].kind == "item":
-                start -= 1
-            items = _run(doc.blocks, start)
-        else:
-            items = []
-        if not items:
-            return [self.unit(span)]
-        sentences = self.source.spans(span.doc_id).sentences
-        return [self.unit(next(s for s in sentences if s.start >= b.start)) for b in items[:_MAX_ITEMS]]
+        spans = self.source.spans(span.doc_id)
+        blocks = spans.doc.blocks
+        block = spans.doc.block_at(span.start)
+        items = []
+        if block is not None and features.asks_for_list(question):
+            i = blocks.index(block)
+            if block.kind == "item":
+                while i > 0 and blocks[i - 1].kind == "item":
+                    i -= 1
+                items = _run(blocks, i)
+            elif span.text.rstrip().endswith(":"):
+                items = _run(blocks, i + 1)
+        return [_block_span(spans, b) for b in items[:_MAX_ITEMS]] or [self.unit(span)]
 
     def answer(self, question: str, query: str, passages: list[Passage], docs: list[Document]) -> Answer:
         """Compose a short, fully cited answer, or a plain abstention."""
@@ -426,6 +416,13 @@ def field_blocks(doc: Document, field: str) -> list:
 
 
 _MAX_ITEMS = 8  # a longer list is quoted up to here
+
+
+def _block_span(spans, block) -> Span:
+    """The sentences inside a block, as one span."""
+    inside = [s for s in spans.sentences if block.start <= s.start and s.end <= block.end]
+    start, end = inside[0].start, inside[-1].end
+    return Span(spans.doc.id, start, end, spans.doc.text[start:end])
 
 
 def _run(blocks: list, i: int) -> list:

@@ -78,16 +78,15 @@ _DEFINITION = re.compile(r"\b(stands? for|short for|acronym|abbreviation|meaning
                          r"\bwhat does \w+ mean\b|^\s*what (is|are) (an? |the )?[\w-]+\s*\??\s*$", re.I)
 
 
-def defines(question: str, sentence: str) -> bool:
-    """Whether a definitional question ("What does TPU stand for?") meets a sentence that spells
-    one of its acronyms out: "Tensor Processing Units (TPUs)" or "TPU (Tensor Processing Unit)"."""
-    if not _DEFINITION.search(question):
-        return False
-    for a in re.findall(r"\b[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*\b", question):
-        a = re.escape(a.rstrip("s") if a.endswith("s") and a[:-1].isupper() else a)
-        if re.search(rf"\(\s*{a}s?\s*\)|\b{a}s?\s*\((?!\s*{a})[A-Za-z]", sentence, re.I):
-            return True
-    return False
+def definition_pattern(question: str) -> re.Pattern | None:
+    """For a definitional question ("What does TPU stand for?"), a pattern that finds one of its
+    acronyms spelled out: "Tensor Processing Units (TPUs)" or "TPU (Tensor Processing Unit)".
+    None for any other question."""
+    found = acronyms(question)
+    if not found or not _DEFINITION.search(question):
+        return None
+    a = "|".join(sorted(map(re.escape, found)))
+    return re.compile(rf"\(\s*({a})s?\s*\)|\b({a})s?\s*\((?!\s*({a})s?\b)[A-Za-z]", re.I)
 
 
 # Nouns that name several things at once: a question asking for them wants a whole list.
@@ -118,9 +117,12 @@ def coverage(query_weights: dict[str, float], terms: set[str]) -> float:
     return sum(w for t, w in query_weights.items() if fuzzy_match(t, terms)) / total
 
 
+_ACRONYM = re.compile(r"\b([A-Z][A-Z0-9]{1,5})s?\b")
+
+
 def acronyms(text: str) -> set[str]:
-    """Upper-case acronyms in a text, lower-cased ("CEO", "AWS" -> "ceo", "aws")."""
-    return {a.lower() for a in re.findall(r"\b[A-Z][A-Z0-9]{1,5}\b", text)}
+    """Upper-case acronyms in a text, singular and lower-cased ("CEO", "TPUs" -> "ceo", "tpu")."""
+    return {a.lower() for a in _ACRONYM.findall(text)}
 
 
 def novelty(query_weights: dict[str, float], corpus_terms: dict[str, float],

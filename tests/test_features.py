@@ -119,10 +119,21 @@ def test_document_field(question, field):
     assert features.document_field(question) == field
 
 
-def test_defines_needs_a_definitional_question_and_a_spelled_out_acronym():
+def _defines(question: str, sentence: str) -> bool:
+    pattern = features.definition_pattern(question)
+    return bool(pattern and pattern.search(sentence))
+
+
+def test_definition_pattern_needs_a_definitional_question_and_a_spelled_out_acronym():
     spelled = "Its Tensor Processing Units (TPUs) are custom chips."
-    assert features.defines("What does the abbreviation TPU stand for?", spelled)
-    assert features.defines("What are TPUs?", "TPUs (Tensor Processing Units) are chips.")
-    assert not features.defines("Which TPU versions does it use?", spelled)  # not asking for a definition
-    assert not features.defines("What does TPU stand for?", "TPUs are fast.")  # nothing spelled out
-    assert not features.defines("What does GPU stand for?", spelled)  # another acronym
+    assert _defines("What does the abbreviation TPU stand for?", spelled)
+    assert _defines("What are TPUs?", "TPUs (Tensor Processing Units) are chips.")
+    assert features.definition_pattern("Which TPU versions does it use?") is None  # not asking for a definition
+    assert not _defines("What does TPU stand for?", "TPUs are fast.")  # nothing spelled out
+    assert not _defines("What does TPU stand for?", "TPUs (TPU v4) are fast.")  # a version, not a spelling-out
+    assert not _defines("What does GPU stand for?", spelled)  # another acronym
+
+
+def test_acronyms_are_singular_and_lower_cased():
+    assert features.acronyms("Do TPUs beat the GPU? Ask the CEO of AWS.") == {"tpu", "gpu", "ceo", "aws"}
+    assert features.acronyms("OpenAI and ChatGPT are names, not acronyms.") == set()
