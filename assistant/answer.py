@@ -264,6 +264,7 @@ class ExtractiveAnswerer:
             return {t: idf.get(t, unseen) for t in set(tokenize([text])[0])}
 
         novel = features.novelty(weights(question), idf, features.acronyms(question))
+        unknown = 1.0 if self.unknown_names(question, docs) else 0.0
         # Coverage counts only terms some document has: a word no sentence contains cannot
         # tell sentences apart, and would only drown the words that can.
         q_w, qq_w = ({t: w for t, w in weights(text).items() if features.fuzzy_match(t, idf)}
@@ -330,6 +331,7 @@ class ExtractiveAnswerer:
                 "rank_prior": 1.0 / (1 + doc_rank[s.doc_id]),
                 "heading": 1.0 if block is not None and block.kind in ("title", "meta") else 0.0,
                 "novel": novel,
+                "unknown_name": unknown,
                 "typed": 1.0 if kind else 0.0,
                 "type_match": 1.0 if kind and features.has_type(s.text, kind) else 0.0,
                 "soft": features.soft_match(q_tok, s_tok, stopword_set())[0] if query != question else soft_question,
@@ -339,6 +341,13 @@ class ExtractiveAnswerer:
                 "defines": 1.0 if spelled_out and spelled_out.search(s.text) else 0.0,
             }, FEATURES, regimes)))
         return out
+
+    def unknown_names(self, question: str, docs: list[Document]) -> list[str]:
+        """Names in the question that no document mentions ("Microsoft", "GPT-5"): documents
+        that never name a thing cannot say anything about it."""
+        vocabulary = self.idf(docs)
+        return [n for n in features.names(question)
+                if not all(features.known(t, vocabulary) for t in tokenize([n])[0])]
 
     # -- decision ----------------------------------------------------------------------
     def select(self, cands: list[Candidate], p: Params | None = None) -> list[Candidate]:
@@ -351,7 +360,8 @@ class ExtractiveAnswerer:
         about_doc = [c for c in cands if c.features.get("field_match")]
         if about_doc:
             return [max(about_doc, key=lambda c: c.features["rank_prior"])]
-        if cands[0].features["novel"] >= p.novel_limit or p.answerable(gate_features(cands, p)) < p.cutoff(cands[0].features):
+        first = cands[0].features
+        if first["unknown_name"] or first["novel"] >= p.novel_limit or p.answerable(gate_features(cands, p)) < p.cutoff(first):
             return []
         scored = sorted(zip(p.shares(cands), cands, strict=True), key=lambda x: -x[0])
         floor = scored[0][0] - p.margin
@@ -394,7 +404,8 @@ class ExtractiveAnswerer:
         chosen = self.select(cands)
         by_id = {d.id: d for d in docs}
         if not chosen:
-            return Answer(abstention_text(question, len(docs)), True, [], query, question,
+            text = abstention_text(question, len(docs), self.unknown_names(question, docs))
+            return Answer(text, True, [], query, question,
                           passages=passages, answerer=self.name)
         share = {id(c): v for c, v in zip(cands, self.params.shares(cands), strict=True)}
         units: dict[tuple[str, int, int], float] = {}
@@ -441,12 +452,15 @@ def _as_sentence(quote: str) -> str:
     return q if q[-1:] in ".!?…\"”'’)" else q + "."
 
 
-def abstention_text(question: str, n_docs: int) -> str:
-    """The plain refusal shown when the documents do not answer."""
-    what = "article" if n_docs <= 1 else "documents"
+def abstention_text(question: str, n_docs: int, unknown: list[str] | None = None) -> str:
+    """The plain refusal shown when the documents do not answer; it names what they never mention."""
+    single = n_docs <= 1
+    head = "The article does not say." if single else "The documents do not say."
+    if unknown:
+        never = ", ".join(f"“{n}”" for n in unknown)
+        return f"{head} {'It never mentions' if single else 'They never mention'} {never}."
     q = " ".join(question.split())
-    return f"The {what} does not say. None of its passages answers “{q}”." if n_docs <= 1 else \
-        f"The {what} do not say. None of their passages answers “{q}”."
+    return f"{head} {'None of its passages answers' if single else 'None of their passages answer'} “{q}”."
 
 
 def make_citation(n: int, doc: Document, span: Span, score: float) -> Citation:

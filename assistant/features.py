@@ -139,6 +139,49 @@ def novelty(query_weights: dict[str, float], corpus_terms: dict[str, float],
     return sum(query_weights[t] for t in unseen) / total
 
 
+# A named thing in a question: an acronym (CEO, FLOPS), a code with digits (GPT-5, v6, H100),
+# or a capitalised word inside the sentence (Microsoft). Ordinals and decades ("15th", "1980s")
+# are dates, not names.
+_CODE = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])(?!\d+(st|nd|rd|th|s)$)[\w-]+$")
+_WORDS = re.compile(r"[\w’'-]*\w")
+_SENTENCE_START = ".?!:;\"“‘(—–-"
+
+
+def names(question: str) -> list[str]:
+    """The named things a question is about: acronyms, codes and capitalised words mid-sentence.
+
+    Capitals carry no signal in Title Case (only acronyms and codes count there) nor in SHOUTED
+    text (only codes count).
+    """
+    words = [(re.sub(r"[’']s$", "", m.group()), m.start()) for m in _WORDS.finditer(question)]
+    shouted = sum(w.isupper() and len(w) > 1 for w, _ in words) > len(words) / 2
+    rest = [w for w, _ in words[1:] if not (_ACRONYM.fullmatch(w) or _CODE.match(w))]
+    title_case = sum(w[:1].isupper() for w in rest) > sum(w[:1].islower() for w in rest)
+
+    def named(w: str, pos: int) -> bool:
+        if _CODE.match(w):
+            return True
+        if shouted:
+            return False
+        if _ACRONYM.fullmatch(w):
+            return True
+        starts = not question[:pos].strip() or question[:pos].rstrip()[-1] in _SENTENCE_START
+        return not (title_case or starts) and len(w) > 1 and w[:1].isupper()
+
+    return list(dict.fromkeys(w for w, pos in words if named(w, pos)))
+
+
+def known(term: str, vocabulary: dict[str, float] | set[str]) -> bool:
+    """Whether a stemmed term occurs in the documents, allowing one slip in a long word
+    ("Beyonce" for "Beyoncé", "Microsfot")."""
+    if term in vocabulary:
+        return True
+    import difflib
+
+    similar = [v for v in vocabulary if v[:1] == term[:1] and abs(len(v) - len(term)) <= 2]
+    return bool(difflib.get_close_matches(term, similar, n=1, cutoff=0.85))
+
+
 _SPECIAL = {"[CLS]", "[SEP]", "<s>", "</s>", "[PAD]"}
 
 

@@ -97,6 +97,19 @@ def test_abstains_on_unrelated_questions(bot, question):
     assert_contract(answer, bot.documents)
 
 
+def test_a_name_no_document_mentions_is_refused_by_name(bot):
+    answer = bot.ask("How did Microsoft react to the advice on feeding cats?")
+    assert answer.abstained, answer.text
+    assert answer.text == abstention_text("", 2, ["Microsoft"])
+    assert "Microsoft" in answer.text
+    assert_contract(answer, bot.documents)
+    # Names the documents do mention, even with a slip, leave the question to the gate.
+    known = bot.answerer.unknown_names
+    assert known("What does Cat Care Basics say about feeding Kitens?", bot.documents) == []
+    assert known("Do Robins or Sparrows sing at Dawn?", bot.documents) == []
+    assert known("Do Robins or Parrots sing at Dawn?", bot.documents) == ["Parrots"]
+
+
 def test_citation_provenance(bot):
     answer = bot.ask("How many meals do adult cats need?")
     c = next(c for c in answer.citations if "two meals" in c.quote)
@@ -237,6 +250,8 @@ def test_abstention_text():
     assert abstention_text("Who  is\nthe CEO?", 1) == (
         "The article does not say. None of its passages answers “Who is the CEO?”.")
     assert abstention_text("q", 3).startswith("The documents do not say.")
+    assert abstention_text("Who is the CEO?", 1, ["CEO"]) == "The article does not say. It never mentions “CEO”."
+    assert abstention_text("q", 3, ["AWS", "Azure"]) == "The documents do not say. They never mention “AWS”, “Azure”."
 
 
 def test_params_fitted_for_another_model_fall_back_to_the_defaults(tmp_path):

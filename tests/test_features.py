@@ -88,6 +88,30 @@ def test_novelty_counts_unseen_long_words_and_acronyms_only():
     assert features.novelty(weights, {"google": 1.0}, {"ceo"}) == pytest.approx(1 / 4)
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    ("How did Microsoft react to the deal?", ["Microsoft"]),
+    ("Who is OpenAI’s CEO?", ["OpenAI", "CEO"]),
+    ("Will they train GPT-5 on TPU v6?", ["GPT-5", "TPU", "v6"]),
+    ("Microsoft? What did it say", []),  # a capital that starts a sentence says nothing
+    ("What Is The Deal Worth For Google?", []),  # Title Case: every word is capitalised
+    ("WHAT IS THE DEAL WORTH TO GOOGLE", []),  # shouted
+    ("which religion emerged in the late 15th century", []),  # ordinals and decades are dates
+    ("who sang step by step in the 80s", []),
+    ("price of the ps3 when it came out", ["ps3"]),  # a code, even lower-cased
+])
+def test_names(question, expected):
+    assert features.names(question) == expected
+
+
+def test_known_allows_one_slip_in_long_words_only():
+    vocabulary = {"microsoft", "gpu", "jam"}
+    assert features.known("microsoft", vocabulary)
+    assert features.known("microsfot", vocabulary)  # a typo
+    assert not features.known("gpt", vocabulary)  # short words must match exactly
+    assert not features.known("jax", vocabulary)
+    assert not features.known("nvidia", vocabulary)
+
+
 def test_soft_match_all_takes_each_term_best_match_over_every_sentence():
     question = tv(("chips", [1, 0, 0]), ("signed", [0, 0, 1]))
     first, second = tv(("chips", [1, 0, 0])), tv(("signed", [0, 0, 1]))
