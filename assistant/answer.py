@@ -274,7 +274,6 @@ class ExtractiveAnswerer:
         # Rank of each passage's document among the retrieved documents: with many documents
         # the best-ranked one usually holds the answer; with one document it says nothing.
         doc_rank = {d: i for i, d in enumerate(dict.fromkeys(p.doc_id for p in passages))}
-        retrieved = len(passages)
         found: dict[str, tuple[Span, int, Passage]] = {}
         for rank, p in enumerate(passages):
             spans = self.source.spans(p.doc_id)
@@ -285,22 +284,15 @@ class ExtractiveAnswerer:
                     if block is None or block.kind != "heading":
                         found[s.id] = (s, rank, p)
         # "What is the headline?" asks about the document, not its content: the first sentence
-        # of its title, source line or last paragraph answers, even when retrieval missed it.
+        # of its title, source line or last paragraph answers (retrieval puts those chunks first).
         asked: set[str] = set()
         field = features.document_field(question)
-        extra = []
         for doc_id in doc_rank if field else ():
             spans = self.source.spans(doc_id)
-            for block in field_blocks(spans.doc, field):
+            for block in spans.doc.field_blocks(field):
                 s = next((s for s in spans.sentences if block.start <= s.start < block.end), None)
-                if s is None:
-                    continue
-                asked.add(s.id)
-                if s.id not in found:
-                    chunk = next(c for c in spans.chunks if c.start <= s.start < c.end)
-                    extra.append(Passage(doc_id, chunk.start, chunk.end, chunk.text, 0.0))
-                    found[s.id] = (s, len(passages), extra[-1])
-        passages = passages + extra
+                if s is not None and s.id in found:
+                    asked.add(s.id)
         if not found:
             return []
         spans = [s for s, _, _ in found.values()]
@@ -312,7 +304,7 @@ class ExtractiveAnswerer:
         spelled_out = features.definition_pattern(question)  # "What does TPU stand for?"
         q_tok, qq_tok, *s_toks = token_vectors(self.embeddings, [query, question] + [s.text for s in spans])
         # "whole": retrieval returned every chunk there is, so it has told nothing apart.
-        returned = len({(p.doc_id, p.start) for p in passages[:retrieved]})
+        returned = len({(p.doc_id, p.start) for p in passages})
         regimes = {"many": crowding(len(docs)), "whole": 1.0 if returned >= self._chunks else 0.0}
         out = []
         for s, toks, s_tok in zip(spans, tokenize([s.text for s in spans]), s_toks, strict=True):
@@ -417,13 +409,6 @@ class ExtractiveAnswerer:
                      for i, ((d, s, e), score) in enumerate(sorted(units.items()), start=1)]
         text = " ".join(f"{_as_sentence(c.quote)} [{c.n}]" for c in citations)
         return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
-
-
-def field_blocks(doc: Document, field: str) -> list:
-    """The blocks that answer a question about the document itself (see features.document_field)."""
-    if field == "conclusion":
-        return [b for b in doc.blocks if b.kind == "paragraph"][-1:]
-    return [b for b in doc.blocks if b.kind == field]
 
 
 _MAX_ITEMS = 8  # a longer list is quoted up to here

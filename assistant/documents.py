@@ -56,6 +56,13 @@ class Document:
                 return block
         return None
 
+    def field_blocks(self, field: str) -> list[Block]:
+        """The blocks that answer a question about the document itself (features.document_field):
+        its title, its source line ("meta") or its conclusion (the last paragraph)."""
+        if field == "conclusion":
+            return [b for b in self.blocks if b.kind == "paragraph"][-1:]
+        return [b for b in self.blocks if b.kind == field]
+
     def heading_before(self, offset: int) -> str:
         """The text of the nearest heading at or before an offset ('' when none)."""
         title = ""

@@ -12,6 +12,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from . import features
 from .chunking import Span
 
 
@@ -140,8 +141,16 @@ class HybridRetriever(BaseRetriever):
         fused = rrf([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k)
         dense_score, bm25_score = dict(dense), dict(sparse)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+        # "What is the headline?" asks about the document, not its content, and no similarity
+        # finds that: the best document's title, source line or last paragraph leads the list.
+        field = features.document_field(query)
+        if field and best:
+            spans = self.index.spans(by_id[best[0]].doc_id)
+            holding = (next((c.id for c in spans.chunks if c.start <= b.start < c.end), None)
+                       for b in spans.doc.field_blocks(field))
+            best = list(dict.fromkeys([i for i in holding if i] + best))[:k]
         return [
-            Passage(by_id[i].doc_id, by_id[i].start, by_id[i].end, by_id[i].text, fused[i],
+            Passage(by_id[i].doc_id, by_id[i].start, by_id[i].end, by_id[i].text, fused.get(i, 0.0),
                     dense_score.get(i), bm25_score.get(i))
             for i in best
         ]

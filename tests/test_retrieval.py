@@ -126,6 +126,19 @@ def test_search_ranks_the_exact_match_first(bot):
     assert top.dense_score is not None
 
 
+@pytest.mark.parametrize(("question", "field"), [
+    ("What is the headline of the article?", "title"),
+    ("Where was the article originally published?", "meta"),
+    ("How does the article sum it all up?", "conclusion"),
+])
+def test_a_question_about_the_document_retrieves_that_part_first(bot, article, question, field):
+    # No similarity finds "the headline"; the document's structure does.
+    block = article.field_blocks(field)[0]
+    passages = bot.retriever.search(question, 3)
+    assert passages[0].start <= block.start < passages[0].end
+    assert len({(p.start, p.end) for p in passages}) == 3
+
+
 def test_invoke_returns_langchain_documents(bot, article):
     docs = bot.retriever.invoke("performance per watt")
     assert len(docs) == bot.settings.k == 5
