@@ -110,6 +110,10 @@ def rrf(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
     return fused
 
 
+def _ranked(scores: dict[str, float]) -> list[str]:
+    return sorted(scores, key=lambda i: (-scores[i], i))
+
+
 class HybridRetriever(BaseRetriever):
     """LangChain retriever over an `Index`: dense and BM25 candidates, fused by RRF."""
 
@@ -121,13 +125,20 @@ class HybridRetriever(BaseRetriever):
     rrf_k: int = 60
     _lexical: LexicalIndex | None = None
     _lexical_version: int = -1
+    _titles: frozenset[str] = frozenset()
 
     def lexical(self) -> LexicalIndex:
         """The BM25 side, rebuilt only when the index changed."""
         if self._lexical is None or self.index.version != self._lexical_version:
-            self._lexical = LexicalIndex(self.index.all_chunks())
+            chunks = self.index.all_chunks()
+            self._lexical = LexicalIndex(chunks)
+            self._titles = frozenset(c.id for c in chunks if self._title_only(c))
             self._lexical_version = self.index.version
         return self._lexical
+
+    def _title_only(self, chunk: Span) -> bool:
+        block = self.index.spans(chunk.doc_id).doc.block_at(chunk.start)
+        return block is not None and block.kind == "title" and chunk.end <= block.end
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         """The k best passages for a query."""
@@ -138,9 +149,14 @@ class HybridRetriever(BaseRetriever):
         dense = [(i, sim) for i, sim in self.index.dense_chunks(
             self.index.embeddings.embed_query(query), fetch) if i in by_id]
         sparse = [(lexical.spans[pos].id, score) for pos, score in lexical.search(query, fetch)]
-        fused = rrf([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k)
+        # A title names the whole document's topic, so it matches nearly every question about it
+        # and would take a place from the passage that answers: titles are ranked apart, after
+        # the content. (A question about the title itself gets it first, below.)
+        content = rrf([[i for i, _ in side if i not in self._titles] for side in (dense, sparse)], self.rrf_k)
+        titles = rrf([[i for i, _ in side if i in self._titles] for side in (dense, sparse)], self.rrf_k)
+        fused = {**content, **titles}
         dense_score, bm25_score = dict(dense), dict(sparse)
-        best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+        best = [*_ranked(content), *_ranked(titles)][:k]
         # "What is the headline?" asks about the document, not its content, and no similarity
         # finds that: the best document's title, source line or last paragraph leads the list.
         field = features.document_field(query)

@@ -126,6 +126,16 @@ def test_search_ranks_the_exact_match_first(bot):
     assert top.dense_score is not None
 
 
+def test_the_title_ranks_after_the_content(bot, article):
+    # The title repeats the topic every question shares; it must not crowd out the passages.
+    title = article.field_blocks("title")[0]
+    words = article.text[title.start : title.end]
+    top = bot.retriever.search(words, 3)
+    assert all(not (p.start <= title.start < p.end) for p in top)
+    everything = bot.retriever.search(words, 100)
+    assert everything[-1].start <= title.start < everything[-1].end
+
+
 @pytest.mark.parametrize(("question", "field"), [
     ("What is the headline of the article?", "title"),
     ("Where was the article originally published?", "meta"),
