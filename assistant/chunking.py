@@ -146,17 +146,19 @@ def chunks(doc: Document, chunk_size: int = 600, chunk_overlap: int = 100) -> li
 
 
 def _place(section: str, content: str, guess: int, prev_start: int, prev_end: int) -> int:
-    """Where a chunk sits: after the previous chunk's start, ending past its end.
+    """Where a chunk sits: at or after the previous chunk's start, ending past its end.
 
     LangChain's start_index searches from inside the overlap, so a chunk whose text also
     occurs there can be placed at the earlier copy, leaving the real text in no chunk.
     """
+    # A chunk may share the previous chunk's start when it runs further: the splitter can
+    # emit a short piece and then a longer one from the same place.
     def fits(at: int) -> bool:
-        return at > prev_start and at + len(content) > prev_end and section.startswith(content, at)
+        return at >= prev_start and at + len(content) > prev_end and section.startswith(content, at)
 
     if fits(guess):
         return guess
-    at = section.find(content, prev_start + 1)
+    at = section.find(content, max(prev_start, 0))
     while at >= 0 and not fits(at):
         at = section.find(content, at + 1)
     return at

@@ -143,6 +143,8 @@ LOST_TAIL = "the cat sat on the mat and then the dog came in to see the cat. the
 @PROPERTY
 @given(TEXTS, CHUNK_SETTINGS)
 @example(LOST_TAIL, (50, 10))
+# The splitter emitted "the cloud" and then a longer piece from the same start, which was dropped.
+@example("the\nthe.  the cloud \u3000**bold**\t(aside)\txxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.  the\n", (60, 10))
 def test_chunks_cover_every_visible_character(text, sizes):
     size, overlap = sizes
     doc = Document("d", text)
