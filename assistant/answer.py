@@ -302,6 +302,7 @@ class ExtractiveAnswerer:
         dense_floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
         contexts = {(p.doc_id, p.start): set(tokenize([p.text])[0]) for p in passages}
         spelled_out = features.definition_pattern(question)  # "What does TPU stand for?"
+        wanted = set(tokenize([features.list_noun(question)])[0])  # "What advantages…?" -> {"advantag"}
         q_tok, qq_tok, *s_toks = token_vectors(self.embeddings, [query, question] + [s.text for s in spans])
         # "whole": retrieval returned every chunk there is, so it has told nothing apart.
         returned = len({(p.doc_id, p.start) for p in passages})
@@ -331,6 +332,7 @@ class ExtractiveAnswerer:
                 "soft_weakest": soft_weakest,
                 "field_match": 1.0 if s.id in asked else 0.0,
                 "defines": 1.0 if spelled_out and spelled_out.search(s.text) else 0.0,
+                "lead_in": 1.0 if wanted and wanted <= terms and self._list_after(s) else 0.0,
             }, FEATURES, regimes)))
         return out
 
@@ -355,6 +357,11 @@ class ExtractiveAnswerer:
         first = cands[0].features
         if first["unknown_name"] or first["novel"] >= p.novel_limit or p.answerable(gate_features(cands, p)) < p.cutoff(first):
             return []
+        # "What advantages…?" and a sentence announcing "several key advantages:" before a list:
+        # that list is the answer, whatever single item scores best.
+        lead_ins = [c for c in cands if c.features.get("lead_in")]
+        if lead_ins:
+            return [max(lead_ins, key=lambda c: p.logit(c.features))]
         scored = sorted(zip(p.shares(cands), cands, strict=True), key=lambda x: -x[0])
         floor = scored[0][0] - p.margin
         chosen = [c for prob, c in scored[: p.max_sentences] if prob >= floor]
@@ -386,9 +393,17 @@ class ExtractiveAnswerer:
                 while i > 0 and blocks[i - 1].kind == "item":
                     i -= 1
                 items = _run(blocks, i)
-            elif span.text.rstrip().endswith(":"):
-                items = _run(blocks, i + 1)
+            else:
+                items = self._list_after(span)
         return [_block_span(spans, b) for b in items[:_MAX_ITEMS]] or [self.unit(span)]
+
+    def _list_after(self, span: Span) -> list:
+        """The list items a sentence ending in a colon introduces ([] for any other sentence)."""
+        if not span.text.rstrip().endswith(":"):
+            return []
+        doc = self.source.spans(span.doc_id).doc
+        block = doc.block_at(span.start)
+        return _run(doc.blocks, doc.blocks.index(block) + 1) if block is not None else []
 
     def answer(self, question: str, query: str, passages: list[Passage], docs: list[Document]) -> Answer:
         """Compose a short, fully cited answer, or a plain abstention."""

@@ -93,12 +93,19 @@ def definition_pattern(question: str) -> re.Pattern | None:
 _LIST_NOUNS = (r"advantages|benefits|lessons|takeaways|reasons|ways|features|factors|steps|examples|types|kinds|"
                r"challenges|risks|problems|issues|points|tips|principles|goals|components|parts|elements|"
                r"strengths|weaknesses|implications|consequences|effects|uses|applications|options|pros|cons")
-_LIST_QUESTION = re.compile(rf"\b(what|which|list|name)\b.*\b({_LIST_NOUNS})\b|^\s*(list|name|enumerate)\b", re.I)
+_LIST_QUESTION = re.compile(rf"\b(what|which|list|name)\b.*\b(?P<noun>{_LIST_NOUNS})\b|^\s*(list|name|enumerate)\b",
+                            re.I)
 
 
 def asks_for_list(question: str) -> bool:
     """Whether a question asks for several things ("What advantages do TPUs have?")."""
     return bool(_LIST_QUESTION.search(question))
+
+
+def list_noun(question: str) -> str:
+    """The plural noun a list question asks for ("advantages"), or ''."""
+    found = _LIST_QUESTION.search(question)
+    return (found.group("noun") or "").lower() if found else ""
 
 
 def fuzzy_match(term: str, vocabulary: Iterable[str]) -> bool:

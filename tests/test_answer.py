@@ -330,6 +330,36 @@ def test_a_list_answer_cites_every_item(tips_bot):
     assert [c.quote for c in answer.citations] == ITEMS
 
 
+FOOD = Document("food", """Cat Food
+
+Owners report a few problems with cat food:
+
+- Healthy cat food costs more than other cat food.
+- Cats refuse new food.
+
+Vets give several tips on food:
+
+- Feed adult cats twice a day.
+- Keep fresh water next to the food.
+""", title="Cat Food")
+
+
+def test_a_list_question_is_answered_by_the_list_announced_with_its_noun(tmp_path):
+    bot = Assistant.from_documents([FOOD], index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
+    question = "What tips do vets give on food?"
+    cands = bot.answerer.candidates(question, question, bot.retrieve(question, k=5), bot.documents)
+    assert [c.span.text for c in cands if c.features["lead_in"]] == ["Vets give several tips on food:"]
+    answer = bot.ask(question)
+    assert [c.quote for c in answer.citations] == ["Feed adult cats twice a day.", "Keep fresh water next to the food."]
+    # The rule itself: an announcing lead-in wins over a sentence that scores higher.
+    item, lead_in = (next(c for c in cands if text in c.span.text) for text in ("Healthy cat food", "several tips"))
+    item.features["lex_question"], lead_in.features["lex_question"] = 5.0, 0.0
+    p = Params(gate_weights={}, gate_bias=5.0, novel_limit=1.01)
+    assert bot.answerer.select([item, lead_in], p) == [lead_in]
+    lead_in.features["lead_in"] = 0.0
+    assert bot.answerer.select([item, lead_in], p) == [item]
+
+
 def test_a_question_about_the_document_itself_cites_its_title(bot):
     answer = bot.ask("What is the headline of the article about cats sleeping?")
     assert not answer.abstained, answer.text

@@ -88,6 +88,18 @@ def test_novelty_counts_unseen_long_words_and_acronyms_only():
     assert features.novelty(weights, {"google": 1.0}, {"ceo"}) == pytest.approx(1 / 4)
 
 
+@pytest.mark.parametrize(("question", "noun"), [
+    ("What advantages do TPUs have?", "advantages"),
+    ("List the steps to follow.", "steps"),
+    ("Which Lessons does it draw?", "lessons"),
+    ("What is the main advantage?", ""),  # one thing, not a list
+    ("Why is it fast?", ""),
+])
+def test_list_noun(question, noun):
+    assert features.list_noun(question) == noun
+    assert features.asks_for_list(question) == bool(noun)
+
+
 @pytest.mark.parametrize(("question", "expected"), [
     ("How did Microsoft react to the deal?", ["Microsoft"]),
     ("Who is OpenAI’s CEO?", ["OpenAI", "CEO"]),
