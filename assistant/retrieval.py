@@ -51,7 +51,8 @@ def _fold(text: str) -> str:
 # Words that say how a question is asked, not what it is about.
 _QUESTION_WORDS = {"article", "document", "text", "passage", "author", "say", "says", "said",
                    "tell", "mention", "mentioned", "mentions", "according", "please", "explain",
-                   "describe", "also", "would", "could", "much", "many", "kind", "sort"}
+                   "describe", "described", "describes", "explained", "explains", "tells", "told",
+                   "also", "would", "could", "much", "many", "kind", "sort"}
 
 
 @lru_cache(maxsize=1)
