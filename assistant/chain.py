@@ -87,11 +87,14 @@ def build_chain(retriever, answerer, documents: Callable[[], list]) -> Runnable:
 
     def do_answer(s):
         question = s["clean"] or s["question"]
-        return {**s, "answer": answerer.answer(question, s["query"], s["passages"], documents())}
+        # The answerer also reads the document's title (retrieval ranks it after the content).
+        passages = retriever.with_title(s["passages"]) if hasattr(retriever, "with_title") else s["passages"]
+        return {**s, "answer": answerer.answer(question, s["query"], passages, documents())}
 
     def finish(s):
         answer = s["answer"]
         answer.question = s["question"]  # as the user asked it
+        answer.passages = s["passages"]  # what retrieval returned
         answer.timings = {**s["timings"], "total": sum(s["timings"].values())}
         return answer
 

@@ -172,6 +172,16 @@ class HybridRetriever(BaseRetriever):
             for i in best
         ]
 
+    def with_title(self, passages: list[Passage]) -> list[Passage]:
+        """The passages, then the best document's title when it is not among them: it tells the
+        answerer what the document is about without taking one of the k places."""
+        if not passages:
+            return passages
+        have = {(p.doc_id, p.start) for p in passages}
+        titles = [c for c in self.index.spans(passages[0].doc_id).chunks
+                  if c.id in self._titles and (c.doc_id, c.start) not in have]
+        return passages + [Passage(c.doc_id, c.start, c.end, c.text, 0.0) for c in titles]
+
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[LCDocument]:

@@ -107,7 +107,10 @@ def test_the_chain_passes_the_rewritten_query_and_k_passages(bot):
     question, query, passages, docs = recorder.calls[0]
     assert question == "Why are they efficient?"
     assert query == rewrite(question, [(FIRST, "v4 and v5e")]) != question
-    assert len(passages) == 4
+    # The answerer reads the 4 retrieved passages, then the document's title; the answer
+    # reports what retrieval returned.
+    assert passages[:4] == answer.passages and len(answer.passages) == 4
+    assert [p.text for p in passages[4:]] == [bot.documents[0].title]
     assert docs == bot.documents
     assert answer.query == query and answer.answerer == "recording"
 
@@ -117,7 +120,8 @@ def test_a_custom_answerer_plugs_into_the_assistant(bot):
     custom = Assistant(bot.index, bot.settings, answerer=recorder)
     answer = custom.ask("What are TPUs optimized for?", k=2)
     assert answer.text == "Recorded."
-    assert len(recorder.calls[0][2]) == 2
+    assert len(answer.passages) == 2
+    assert recorder.calls[0][2][:2] == answer.passages  # then the title, as context
 
 
 def test_chain_batch(bot):

@@ -136,6 +136,17 @@ def test_the_title_ranks_after_the_content(bot, article):
     assert everything[-1].start <= title.start < everything[-1].end
 
 
+def test_with_title_adds_the_best_documents_title_once(bot, article):
+    title = article.field_blocks("title")[0]
+    passages = bot.retriever.search("TPUs matrix calculations", 3)
+    context = bot.retriever.with_title(passages)
+    assert context[:3] == passages
+    assert [(p.start, p.end) for p in context[3:]] == [(title.start, title.end)]
+    headline = bot.retriever.search("What is the headline of the article?", 3)
+    assert bot.retriever.with_title(headline) == headline  # already there
+    assert bot.retriever.with_title([]) == []
+
+
 @pytest.mark.parametrize(("question", "field"), [
     ("What is the headline of the article?", "title"),
     ("Where was the article originally published?", "meta"),
