@@ -15,6 +15,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from .features import document_field
 from .normalize import normalize
 from .retrieval import stopword_set
 
@@ -31,6 +32,8 @@ _ELLIPSIS = re.compile(r"^\s*(and|also|but|so|then|what about|how about|why|how 
 
 def is_follow_up(question: str) -> bool:
     """Whether a question only makes sense with the turns before it."""
+    if document_field(question):  # "What is the headline of the article?" stands on its own
+        return False
     content = [w for w in re.findall(r"\w+", question.lower()) if w not in stopword_set()]
     return bool(_ANAPHOR.search(question)) or (bool(_ELLIPSIS.match(question)) and len(content) <= 4) \
         or len(content) <= 1

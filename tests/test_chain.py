@@ -16,7 +16,8 @@ FIRST = "Which TPU generations is OpenAI using?"
 @pytest.mark.parametrize(
     "question",
     [FIRST, "What are TPUs optimized for?", "Who is OpenAI's CEO?",
-     "Which cloud platform does OpenAI rely on for training?"],
+     "Which cloud platform does OpenAI rely on for training?",
+     "What is the headline of the article?", "Where was this article published?"],
 )
 def test_standalone_questions_are_not_follow_ups(question):
     assert not is_follow_up(question)
