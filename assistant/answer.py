@@ -411,7 +411,9 @@ class ExtractiveAnswerer:
         chosen = self.select(cands)
         by_id = {d.id: d for d in docs}
         if not chosen:
-            text = abstention_text(question, len(docs), self.unknown_names(question, docs))
+            # Name what the documents never mention, when that is why (looked up only then).
+            unknown = self.unknown_names(question, docs) if cands and cands[0].features["unknown_name"] else []
+            text = abstention_text(question, len(docs), unknown)
             return Answer(text, True, [], query, question,
                           passages=passages, answerer=self.name)
         share = {id(c): v for c, v in zip(cands, self.params.shares(cands), strict=True)}

@@ -91,8 +91,8 @@ def build_chain(retriever, answerer, documents: Callable[[], list]) -> Runnable:
     def do_answer(s):
         question = s["clean"] or s["question"]
         # The answerer also reads the document's title (retrieval ranks it after the content).
-        passages = retriever.with_title(s["passages"]) if hasattr(retriever, "with_title") else s["passages"]
-        return {**s, "answer": answerer.answer(question, s["query"], passages, documents())}
+        return {**s, "answer": answerer.answer(question, s["query"], retriever.with_title(s["passages"]),
+                                               documents())}
 
     def finish(s):
         answer = s["answer"]

@@ -5,6 +5,7 @@ Pure functions over strings and term weights, so each is easy to test and reason
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 
@@ -183,8 +184,6 @@ def known(term: str, vocabulary: dict[str, float] | set[str]) -> bool:
     ("Beyonce" for "Beyoncé", "Microsfot")."""
     if term in vocabulary:
         return True
-    import difflib
-
     similar = [v for v in vocabulary if v[:1] == term[:1] and abs(len(v) - len(term)) <= 2]
     return bool(difflib.get_close_matches(term, similar, n=1, cutoff=0.85))
 
@@ -214,13 +213,3 @@ def soft_match(question, sentence, stop: set[str]) -> tuple[float, float]:
         return 0.0, 0.0
     best = (question.vectors[q_rows] @ sentence.vectors[s_rows].T).max(axis=1)
     return float(best.mean()), float(best.min())
-
-
-def soft_match_all(question, sentences, stop: set[str]) -> float:
-    """The weakest question term's best match over all the sentences together."""
-    q_rows = content_rows(question.tokens, stop)
-    rows = [t.vectors[np.array([tok not in _SPECIAL for tok in t.tokens], dtype=bool)] for t in sentences]
-    rows = [r for r in rows if len(r)]
-    if not q_rows.any() or not rows:
-        return 0.0
-    return float((question.vectors[q_rows] @ np.vstack(rows).T).max(axis=1).min())

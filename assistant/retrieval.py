@@ -177,6 +177,7 @@ class HybridRetriever(BaseRetriever):
         answerer what the document is about without taking one of the k places."""
         if not passages:
             return passages
+        self.lexical()  # the title ids are found with the BM25 side, for the current index
         have = {(p.doc_id, p.start) for p in passages}
         titles = [c for c in self.index.spans(passages[0].doc_id).chunks
                   if c.id in self._titles and (c.doc_id, c.start) not in have]

@@ -101,7 +101,6 @@ def test_a_name_no_document_mentions_is_refused_by_name(bot):
     answer = bot.ask("How did Microsoft react to the advice on feeding cats?")
     assert answer.abstained, answer.text
     assert answer.text == abstention_text("", 2, ["Microsoft"])
-    assert "Microsoft" in answer.text
     assert_contract(answer, bot.documents)
     # Names the documents do mention, even with a slip, leave the question to the gate.
     known = bot.answerer.unknown_names

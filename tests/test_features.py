@@ -124,16 +124,6 @@ def test_known_allows_one_slip_in_long_words_only():
     assert not features.known("nvidia", vocabulary)
 
 
-def test_soft_match_all_takes_each_term_best_match_over_every_sentence():
-    question = tv(("chips", [1, 0, 0]), ("signed", [0, 0, 1]))
-    first, second = tv(("chips", [1, 0, 0])), tv(("signed", [0, 0, 1]))
-    # Each sentence covers one term; together they cover both.
-    assert features.soft_match(question, first, STOP)[1] == pytest.approx(0.0)
-    assert features.soft_match_all(question, [first, second], STOP) == pytest.approx(1.0)
-    assert features.soft_match_all(question, [first], STOP) == pytest.approx(0.0)
-    assert features.soft_match_all(question, [], STOP) == 0.0
-
-
 @pytest.mark.parametrize(("question", "field"), [
     ("What is the headline of the article?", "title"),
     ("What's the title of this piece?", "title"),

@@ -145,6 +145,8 @@ def test_with_title_adds_the_best_documents_title_once(bot, article):
     headline = bot.retriever.search("What is the headline of the article?", 3)
     assert bot.retriever.with_title(headline) == headline  # already there
     assert bot.retriever.with_title([]) == []
+    # A retriever that has not searched yet knows the titles too.
+    assert HybridRetriever(index=bot.index).with_title(passages) == context
 
 
 @pytest.mark.parametrize(("question", "field"), [
