@@ -16,7 +16,7 @@ from . import features
 from .chunking import Span
 from .documents import Document
 from .embeddings import model_id, token_vectors
-from .retrieval import Passage, stopword_set, tokenize
+from .retrieval import Passage, as_documents_spell, stopword_set, tokenize
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
@@ -261,7 +261,7 @@ class ExtractiveAnswerer:
         unseen = math.log(1 + max(len(idf), 1))  # weight of a term no document has
 
         def weights(text: str) -> dict[str, float]:
-            return {t: idf.get(t, unseen) for t in set(tokenize([text])[0])}
+            return {t: idf.get(t, unseen) for t in set(as_documents_spell(tokenize([text])[0], idf))}
 
         novel = features.novelty(weights(question), idf, features.acronyms(question))
         unknown = 1.0 if self.unknown_names(question, docs) else 0.0

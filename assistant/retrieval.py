@@ -77,6 +77,12 @@ def tokenize(texts: list[str]) -> list[list[str]]:
                           show_progress=False)
 
 
+def as_documents_spell(tokens: list[str], vocabulary) -> list[str]:
+    """Query tokens spelled as the documents spell them: a plural the stemmer keeps, such as a
+    lower-case acronym ("tpus" typed for "TPUs"), becomes the documents' singular ("tpu")."""
+    return [t[:-1] if t not in vocabulary and t.endswith("s") and t[:-1] in vocabulary else t for t in tokens]
+
+
 class LexicalIndex:
     """BM25 over chunk texts, rebuilt in memory when the index changes (it is fast)."""
 
@@ -86,16 +92,18 @@ class LexicalIndex:
         self.spans = spans
         self.by_id = {s.id: s for s in spans}
         self.bm25 = bm25s.BM25()
+        self.vocabulary: frozenset[str] = frozenset()
         if spans:
-            self.bm25.index(bm25s.tokenize([_fold(s.text) for s in spans], stopwords=stopwords(),
-                                           stemmer=_stemmer(), show_progress=False),
-                            show_progress=False)
+            tokens = bm25s.tokenize([_fold(s.text) for s in spans], stopwords=stopwords(),
+                                    stemmer=_stemmer(), show_progress=False)
+            self.vocabulary = frozenset(tokens.vocab)
+            self.bm25.index(tokens, show_progress=False)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """(span position, BM25 score) of the best k spans with a positive score."""
         if not self.spans:
             return []
-        tokens = tokenize([query])
+        tokens = [as_documents_spell(tokenize([query])[0], self.vocabulary)]
         if not tokens[0]:
             return []
         docs, scores = self.bm25.retrieve(tokens, k=min(k, len(self.spans)), show_progress=False)

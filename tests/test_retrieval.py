@@ -13,7 +13,14 @@ from langchain_core.retrievers import BaseRetriever
 from assistant.api import Assistant
 from assistant.chunking import Span
 from assistant.documents import load_file
-from assistant.retrieval import HybridRetriever, LexicalIndex, Passage, rrf, tokenize
+from assistant.retrieval import (
+    HybridRetriever,
+    LexicalIndex,
+    Passage,
+    as_documents_spell,
+    rrf,
+    tokenize,
+)
 
 
 # -- rrf -------------------------------------------------------------------------------
@@ -72,6 +79,18 @@ def test_lexical_index_finds_exact_terms():
 def test_lexical_index_stems():
     assert LexicalIndex(SPANS).search("imitating", k=4)[0][0] == 2
     assert tokenize(["sleeping sleeps"]) == [["sleep", "sleep"]]
+
+
+def test_a_lower_case_acronym_plural_finds_the_documents_spelling():
+    # Snowball keeps "tpus" (typed in lower case) apart from "tpu" ("TPUs" folded before stemming).
+    lex = LexicalIndex([Span("d", 0, 30, "Google designs TPUs for training."), Span("d", 30, 50, "Cats sleep.")])
+    assert tokenize(["tpus"]) == [["tpus"]]
+    assert [pos for pos, _ in lex.search("which tpus", k=2)] == [0]
+
+
+def test_as_documents_spell_only_drops_an_s_the_documents_lack():
+    vocabulary = {"tpu", "status", "bus"}
+    assert as_documents_spell(["tpus", "status", "bus", "cats"], vocabulary) == ["tpu", "status", "bus", "cats"]
 
 
 @pytest.mark.parametrize("query", ["", "what does the article say about it", "zebra"])
