@@ -15,7 +15,7 @@ import numpy as np
 from . import features
 from .chunking import Span
 from .documents import Document
-from .embeddings import model_id, token_vectors
+from .embeddings import TokenVectors, model_id, token_vectors
 from .retrieval import Passage, as_documents_spell, stopword_set, tokenize
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
@@ -193,13 +193,13 @@ def gate_features(cands: list[Candidate], p: Params) -> dict[str, float]:
         # matches many sentences about equally.
         "dense_peak": _peak([c.features["dense_question"] for c in cands]),
         "lex_peak": _peak([c.features["lex_question"] for c in cands]),
-        "soft_peak": _peak([c.features["soft_question"] for c in cands]),
+        "soft_peak": _peak([c.features["soft_own"] for c in cands]),
         "top_chunk_dense": max(c.features["chunk_dense"] for c in cands),
         "novel": best["novel"],
         "type_missing": 1.0 if best["typed"] and not any(c.features["type_match"] for c in top) else 0.0,
         # The question term the chosen sentence covers worst: "signed" in "When was it signed?"
         # finds no counterpart in a sentence that otherwise matches the topic.
-        "top_soft": best["soft_question"],
+        "top_soft": best["soft_own"],
         "top_soft_weakest": best["soft_weakest"],
     }
     return by_regime(gate, GATE_FEATURES, {r: best[r] for r in REGIMES})
@@ -303,17 +303,27 @@ class ExtractiveAnswerer:
         contexts = {(p.doc_id, p.start): set(tokenize([p.text])[0]) for p in passages}
         spelled_out = features.definition_pattern(question)  # "What does TPU stand for?"
         wanted = set(tokenize([features.list_noun(question)])[0])  # "What advantages…?" -> {"advantag"}
-        q_tok, qq_tok, *s_toks = token_vectors(self.embeddings, [query, question] + [s.text for s in spans])
+        # A sentence opening with a pronoun ("They are engineered for…") is matched together with
+        # the sentence it leans on: that one names what "they" are.
+        leans = {s.id: self.referent(s) for s in spans}
+        extra = list({r.id: r for r in leans.values() if r is not None}.values())
+        q_tok, qq_tok, *rest = token_vectors(self.embeddings, [query, question] + [s.text for s in spans + extra])
+        ref_tok = {r.id: t for r, t in zip(extra, rest[len(spans):], strict=True)}
+        alone = rest[: len(spans)]
+        s_toks = [_joined(t, ref_tok[leans[s.id].id]) if leans[s.id] else t for s, t in zip(spans, alone, strict=True)]
         # "whole": retrieval returned every chunk there is, so it has told nothing apart.
         returned = len({(p.doc_id, p.start) for p in passages})
         regimes = {"many": crowding(len(docs)), "whole": 1.0 if returned >= self._chunks else 0.0}
         out = []
-        for s, toks, s_tok in zip(spans, tokenize([s.text for s in spans]), s_toks, strict=True):
+        for s, toks, s_tok, own_tok in zip(spans, tokenize([s.text for s in spans]), s_toks, alone, strict=True):
             _, rank, passage = found[s.id]
             vec = vectors.get(s.id)
             terms = set(toks)
             block = self.source.spans(s.doc_id).doc.block_at(s.start)
-            soft_question, soft_weakest = features.soft_match(qq_tok, s_tok, stopword_set())
+            # Ranking reads a pronoun-led sentence with what it leans on; the gate judges what the
+            # quoted sentence says by itself (context names "they", it answers nothing more).
+            soft_own, soft_weakest = features.soft_match(qq_tok, own_tok, stopword_set())
+            soft_question = soft_own if s_tok is own_tok else features.soft_match(qq_tok, s_tok, stopword_set())[0]
             out.append(Candidate(s, by_regime({
                 "dense": float(vec @ q_vec) if vec is not None else 0.0,
                 "dense_question": float(vec @ qq_vec) if vec is not None else 0.0,
@@ -329,12 +339,39 @@ class ExtractiveAnswerer:
                 "type_match": 1.0 if kind and features.has_type(s.text, kind) else 0.0,
                 "soft": features.soft_match(q_tok, s_tok, stopword_set())[0] if query != question else soft_question,
                 "soft_question": soft_question,
+                "soft_own": soft_own,
                 "soft_weakest": soft_weakest,
                 "field_match": 1.0 if s.id in asked else 0.0,
                 "defines": 1.0 if spelled_out and spelled_out.search(s.text) else 0.0,
                 "lead_in": 1.0 if wanted and wanted <= terms and self._list_after(s) else 0.0,
             }, FEATURES, regimes)))
         return out
+
+    def referent(self, span: Span) -> Span | None:
+        """The sentence a pronoun-led sentence leans on: the one before it, or for a list item
+        the lead-in before its list. None when the sentence names its own subject."""
+        spans = self.source.spans(span.doc_id)
+        doc = spans.doc
+        block = doc.block_at(span.start)
+        item = block is not None and block.kind == "item"
+        text = span.text.split(":", 1)[1] if item and features.item_label(span.text) else span.text
+        if not _PRONOUN_START.match(text.lstrip(" *_")):
+            return None
+        before = [s for s in spans.sentences if s.end <= span.start]
+        if item:
+            i = doc.blocks.index(block)
+            while i > 0 and doc.blocks[i - 1].kind == "item":
+                i -= 1
+            before = [s for s in before if s.end <= doc.blocks[i].start]
+        before = [s for s in before if (b := doc.block_at(s.start)) is None or b.kind not in ("heading", "title", "meta")]
+        if not before:
+            return None
+        # "This specialization results in several key advantages:" leans on the sentence before
+        # it in turn: the two read as one.
+        if len(before) > 1 and _LEANS.match(before[-1].text):
+            a, b = before[-2], before[-1]
+            return Span(doc.id, a.start, b.end, doc.text[a.start:b.end])
+        return before[-1]
 
     def unknown_names(self, question: str, docs: list[Document]) -> list[str]:
         """Names in the question that no document mentions ("Microsoft", "GPT-5"): documents
@@ -429,6 +466,13 @@ class ExtractiveAnswerer:
 
 
 _MAX_ITEMS = 8  # a longer list is quoted up to here
+_PRONOUN_START = re.compile(r"(it|its|they|their|he|she|his|her)\b", re.I)
+_LEANS = re.compile(r"\W*(it|its|they|their|he|she|his|her|this|these|those|that|such)\b", re.I)
+
+
+def _joined(a: TokenVectors, b: TokenVectors) -> TokenVectors:
+    """Two texts' token vectors as one (a sentence and the sentence it leans on)."""
+    return TokenVectors(a.tokens + b.tokens, np.vstack([a.vectors, b.vectors]))
 
 
 def _block_span(spans, block) -> Span:

@@ -377,3 +377,52 @@ def test_a_question_about_the_document_cites_its_source_line_or_last_paragraph(t
     bot = Assistant.from_documents([doc], index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
     answer = bot.ask(question)
     assert [c.quote for c in answer.citations] == [quote], answer.text
+
+
+CHIPS = Document("chips", """Chips
+
+Custom accelerators are optimized for matrix math. This specialization brings advantages:
+
+- Superior Efficiency: They use little power per operation.
+- Fast Training: Models train in days, not weeks.
+
+It was a good year for chip makers.
+""", title="Chips")
+
+
+@pytest.fixture(scope="module")
+def chips_bot(tmp_path_factory) -> Assistant:
+    return Assistant.from_documents([CHIPS], index_dir=tmp_path_factory.mktemp("chips"), embeddings=CountingEmbeddings())
+
+
+def _chip(bot: Assistant, text: str) -> Span:
+    return next(s for s in bot.index.spans("chips").sentences if text in s.text)
+
+
+def test_a_pronoun_led_item_leans_on_the_lead_in_and_the_sentence_it_leans_on(chips_bot):
+    referent = chips_bot.answerer.referent(_chip(chips_bot, "They use little power"))
+    assert referent is not None
+    assert referent.text == "Custom accelerators are optimized for matrix math. This specialization brings advantages:"
+    assert referent.text == CHIPS.text[referent.start : referent.end]
+
+
+def test_a_sentence_naming_its_subject_leans_on_nothing(chips_bot):
+    assert chips_bot.answerer.referent(_chip(chips_bot, "Models train in days")) is None
+    assert chips_bot.answerer.referent(_chip(chips_bot, "Custom accelerators")) is None
+
+
+def test_a_pronoun_led_paragraph_leans_on_the_sentence_before(chips_bot):
+    referent = chips_bot.answerer.referent(_chip(chips_bot, "good year"))
+    assert referent is not None and referent.text == "Fast Training: Models train in days, not weeks."
+
+
+def test_a_pronoun_led_sentence_is_matched_with_what_it_leans_on(chips_bot):
+    # "accelerators" is only in the lead-in's paragraph: without it the item cannot cover the question.
+    question = "Why are the accelerators efficient?"
+    cands = chips_bot.answerer.candidates(question, question, chips_bot.retrieve(question, k=5), chips_bot.documents)
+    efficiency = next(c for c in cands if "little power" in c.span.text)
+    training = next(c for c in cands if "Models train" in c.span.text)
+    assert efficiency.features["soft_question"] > training.features["soft_question"]
+    assert efficiency.features["soft_question"] == pytest.approx(1.0, abs=1e-3)  # every question word found
+    # The gate still judges the sentence alone.
+    assert efficiency.features["soft_own"] < efficiency.features["soft_question"]

@@ -88,6 +88,17 @@ def test_novelty_counts_unseen_long_words_and_acronyms_only():
     assert features.novelty(weights, {"google": 1.0}, {"ceo"}) == pytest.approx(1 / 4)
 
 
+@pytest.mark.parametrize(("item", "label"), [
+    ("Superior Efficiency: They are engineered for maximum performance per watt.", "Superior Efficiency"),
+    ("**Massive Scalability**: Google Cloud scales.", "Massive Scalability"),
+    ("The company said what it wanted, which was this: more chips.", ""),  # a sentence, not a label
+    ("Ratios like 3:1 are common.", ""),  # no space after the colon
+    ("No label here.", ""),
+])
+def test_item_label(item, label):
+    assert features.item_label(item) == label
+
+
 @pytest.mark.parametrize(("question", "noun"), [
     ("What advantages do TPUs have?", "advantages"),
     ("List the steps to follow.", "steps"),
