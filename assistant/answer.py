@@ -79,7 +79,7 @@ class SpanSource(Protocol):
 
 
 FEATURES = ("dense", "dense_question", "lex", "lex_question", "lex_context", "chunk_dense",
-            "rank_prior", "heading", "typed", "type_match", "soft", "soft_question", "defines")
+            "rank_prior", "heading", "typed", "type_match", "soft", "soft_question", "defines", "label")
 
 # Question-level features for the answer/abstain gate, read off the scored candidates.
 GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak", "novel",
@@ -320,6 +320,8 @@ class ExtractiveAnswerer:
             vec = vectors.get(s.id)
             terms = set(toks)
             block = self.source.spans(s.doc_id).doc.block_at(s.start)
+            # A list item's label ("Superior Efficiency: …") names the item's point.
+            label = features.item_label(s.text) if block is not None and block.kind == "item" else ""
             # Ranking reads a pronoun-led sentence with what it leans on; the gate judges what the
             # quoted sentence says by itself (context names "they", it answers nothing more).
             soft_own, soft_weakest = features.soft_match(qq_tok, own_tok, stopword_set())
@@ -343,6 +345,7 @@ class ExtractiveAnswerer:
                 "soft_weakest": soft_weakest,
                 "field_match": 1.0 if s.id in asked else 0.0,
                 "defines": 1.0 if spelled_out and spelled_out.search(s.text) else 0.0,
+                "label": features.coverage(qq_w, set(tokenize([label])[0])) if label else 0.0,
                 "lead_in": 1.0 if wanted and wanted <= terms and self._list_after(s) else 0.0,
             }, FEATURES, regimes)))
         return out

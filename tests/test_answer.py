@@ -426,3 +426,12 @@ def test_a_pronoun_led_sentence_is_matched_with_what_it_leans_on(chips_bot):
     assert efficiency.features["soft_question"] == pytest.approx(1.0, abs=1e-3)  # every question word found
     # The gate still judges the sentence alone.
     assert efficiency.features["soft_own"] < efficiency.features["soft_question"]
+
+
+def test_a_list_items_label_feature_is_the_share_of_the_question_it_covers(chips_bot):
+    question = "Why are the accelerators efficient?"
+    cands = chips_bot.answerer.candidates(question, question, chips_bot.retrieve(question, k=5), chips_bot.documents)
+    label = {c.span.text: c.features["label"] for c in cands}
+    assert label["Superior Efficiency: They use little power per operation."] > 0  # "efficient" ~ "Efficiency"
+    assert label["Fast Training: Models train in days, not weeks."] == 0.0  # the label names another point
+    assert label["Custom accelerators are optimized for matrix math."] == 0.0  # not a list item
