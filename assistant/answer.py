@@ -231,10 +231,12 @@ class ExtractiveAnswerer:
         self._idf_key: tuple | None = None
 
     def warm_up(self, docs: list[Document], limit: int = 2000) -> None:
-        """Compute every sentence's token vectors now (small corpora only: they stay cached)."""
-        texts = [s.text for d in docs for s in self.source.spans(d.id).sentences]
-        if hasattr(self.embeddings, "embed_tokens") and len(texts) <= limit:
-            self.embeddings.embed_tokens(texts)
+        """Compute every sentence's token vectors now, and those of the sentences pronoun-led ones
+        lean on (small corpora only: they stay cached)."""
+        sentences = [s for d in docs for s in self.source.spans(d.id).sentences]
+        if hasattr(self.embeddings, "embed_tokens") and len(sentences) <= limit:
+            leaned_on = [r.text for r in map(self.referent, sentences) if r is not None]
+            self.embeddings.embed_tokens([s.text for s in sentences] + leaned_on)
 
     # -- features ----------------------------------------------------------------------
     def idf(self, docs: list[Document]) -> dict[str, float]:
