@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from .features import document_field
+from .features import document_field, names
 from .normalize import normalize
 from .retrieval import stopword_set
 
@@ -24,9 +24,12 @@ History = Sequence[tuple[str, str]]
 # A follow-up leans on an earlier turn: a pronoun, a demonstrative, or an elliptical opener.
 _ANAPHOR = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|him|his|she|her|hers|"
-    r"there|one|ones|such|same|former|latter|the (?:company|partnership|deal|firm|alliance))\b",
+    r"there|one|ones|such|same|former|latter)\b",
     re.I,
 )
+# "The deal" leans on an earlier turn only when the question names nothing of its own: "How did
+# Microsoft react to the deal?" is about Microsoft, whatever the turn before asked.
+_DEFINITE = re.compile(r"\bthe (company|partnership|deal|firm|alliance)\b", re.I)
 _ELLIPSIS = re.compile(r"^\s*(and|also|but|so|then|what about|how about|why|how come|and why)\b", re.I)
 
 
@@ -35,8 +38,8 @@ def is_follow_up(question: str) -> bool:
     if document_field(question):  # "What is the headline of the article?" stands on its own
         return False
     content = [w for w in re.findall(r"\w+", question.lower()) if w not in stopword_set()]
-    return bool(_ANAPHOR.search(question)) or (bool(_ELLIPSIS.match(question)) and len(content) <= 4) \
-        or len(content) <= 1
+    return bool(_ANAPHOR.search(question)) or (bool(_DEFINITE.search(question)) and not names(question)) \
+        or (bool(_ELLIPSIS.match(question)) and len(content) <= 4) or len(content) <= 1
 
 
 def rewrite(question: str, history: History | None) -> str:

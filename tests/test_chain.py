@@ -17,7 +17,8 @@ FIRST = "Which TPU generations is OpenAI using?"
     "question",
     [FIRST, "What are TPUs optimized for?", "Who is OpenAI's CEO?",
      "Which cloud platform does OpenAI rely on for training?",
-     "What is the headline of the article?", "Where was this article published?"],
+     "What is the headline of the article?", "Where was this article published?",
+     "How did Microsoft react to the deal?"],  # "the deal", but the question is about Microsoft
 )
 def test_standalone_questions_are_not_follow_ups(question):
     assert not is_follow_up(question)
