@@ -3,6 +3,7 @@ and the citation checks every answerer must pass."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -362,21 +363,22 @@ class ExtractiveAnswerer:
         text = span.text.split(":", 1)[1] if item and features.item_label(span.text) else span.text
         if not _PRONOUN_START.match(text.lstrip(" *_")):
             return None
-        before = [s for s in spans.sentences if s.end <= span.start]
-        if item:
-            i = doc.blocks.index(block)
-            while i > 0 and doc.blocks[i - 1].kind == "item":
-                i -= 1
-            before = [s for s in before if s.end <= doc.blocks[i].start]
-        before = [s for s in before if (b := doc.block_at(s.start)) is None or b.kind not in ("heading", "title", "meta")]
+        # Sentences are in document order: look back from the sentence, or from the start of its list.
+        limit = doc.blocks[_list_start(doc.blocks, doc.blocks.index(block))].start if item else span.start
+        end = bisect.bisect_right(spans.sentences, limit, key=lambda s: s.end)
+        before = []
+        for s in reversed(spans.sentences[:end]):
+            b = doc.block_at(s.start)
+            if b is None or b.kind not in ("heading", "title", "meta"):
+                before.append(s)
+                # "This specialization results in several key advantages:" leans on the sentence
+                # before it in turn: the two read as one.
+                if len(before) == 2 or not _LEANS.match(s.text):
+                    break
         if not before:
             return None
-        # "This specialization results in several key advantages:" leans on the sentence before
-        # it in turn: the two read as one.
-        if len(before) > 1 and _LEANS.match(before[-1].text):
-            a, b = before[-2], before[-1]
-            return Span(doc.id, a.start, b.end, doc.text[a.start:b.end])
-        return before[-1]
+        first, last = before[-1], before[0]
+        return Span(doc.id, first.start, last.end, doc.text[first.start:last.end]) if first is not last else last
 
     def unknown_names(self, question: str, docs: list[Document]) -> list[str]:
         """Names in the question that no document mentions ("Microsoft", "GPT-5"): documents
@@ -432,9 +434,7 @@ class ExtractiveAnswerer:
         if block is not None and features.asks_for_list(question):
             i = blocks.index(block)
             if block.kind == "item":
-                while i > 0 and blocks[i - 1].kind == "item":
-                    i -= 1
-                items = _run(blocks, i)
+                items = _run(blocks, _list_start(blocks, i))
             else:
                 items = self._list_after(span)
         return [_block_span(spans, b) for b in items[:_MAX_ITEMS]] or [self.unit(span)]
@@ -471,8 +471,9 @@ class ExtractiveAnswerer:
 
 
 _MAX_ITEMS = 8  # a longer list is quoted up to here
-_PRONOUN_START = re.compile(r"(it|its|they|their|he|she|his|her)\b", re.I)
-_LEANS = re.compile(r"\W*(it|its|they|their|he|she|his|her|this|these|those|that|such)\b", re.I)
+_PRONOUNS = r"it|its|they|their|he|she|his|her"
+_PRONOUN_START = re.compile(rf"({_PRONOUNS})\b", re.I)  # a subject named elsewhere
+_LEANS = re.compile(rf"\W*({_PRONOUNS}|this|these|those|that|such)\b", re.I)  # ... or a demonstrative
 
 
 def _joined(a: TokenVectors, b: TokenVectors) -> TokenVectors:
@@ -485,6 +486,13 @@ def _block_span(spans, block) -> Span:
     inside = [s for s in spans.sentences if block.start <= s.start and s.end <= block.end]
     start, end = inside[0].start, inside[-1].end
     return Span(spans.doc.id, start, end, spans.doc.text[start:end])
+
+
+def _list_start(blocks: list, i: int) -> int:
+    """The first item of the list blocks[i] belongs to (i itself when it is not an item)."""
+    while i > 0 and blocks[i].kind == "item" and blocks[i - 1].kind == "item":
+        i -= 1
+    return i
 
 
 def _run(blocks: list, i: int) -> list:
