@@ -341,7 +341,7 @@ class ExtractiveAnswerer:
                 "novel": novel,
                 "unknown_name": unknown,
                 "typed": 1.0 if kind else 0.0,
-                "type_match": 1.0 if kind and features.has_type(s.text, kind) else 0.0,
+                "type_match": 1.0 if kind and features.has_type(s.text, kind, question) else 0.0,
                 "soft": features.soft_match(q_tok, s_tok, stopword_set())[0] if query != question else soft_question,
                 "soft_question": soft_question,
                 "soft_own": soft_own,

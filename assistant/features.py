@@ -31,8 +31,10 @@ _HAS = {
     # A capitalised word that does not start the sentence: a name, a company, a place.
     "person": re.compile(r"(?<=[\w,;:] )[A-Z][a-z]+|\b(he|she|his|her|founder|ceo|president|author|king|queen|"
                          r"actor|actress|singer|player|director|leader|chief)\b"),
-    # A code-like token: letters and digits together (v4, GPT-4, A100, 3.5).
-    "identifier": re.compile(r"\b(?=\w*\d)(?=\w*[A-Za-z])[\w.-]+\b|\b\d+(\.\d+)+\b"),
+    # A code-like token: letters and digits together (v4, GPT-4, A100, 3.5), or a product-style
+    # name: a capital inside a word (ChatGPT, iPhone) or capitals joined by a hyphen (DALL-E).
+    "identifier": re.compile(r"\b(?=\w*\d)(?=\w*[A-Za-z])[\w.-]+\b|\b\d+(\.\d+)+\b|"
+                             r"\b[A-Z][a-z]+[A-Z]\w*|\b[a-z]+[A-Z]\w*|\b[A-Z]{2,}-[A-Z]\w*"),
     "place": re.compile(r"(?<=[\w,;:] )[A-Z][a-z]+|\b(in|at|near|from) the\b"),
 }
 
@@ -45,9 +47,13 @@ def answer_type(question: str) -> str:
     return ""
 
 
-def has_type(sentence: str, kind: str) -> bool:
-    """Whether a sentence contains something of the asked-for type ('' always matches)."""
-    return True if not kind else bool(_HAS[kind].search(sentence))
+def has_type(sentence: str, kind: str, question: str = "") -> bool:
+    """Whether a sentence contains something of the asked-for type that the question does not name."""
+    if not kind:
+        return True
+    # "Which OpenAI models…": "OpenAI" is the question's own word, not an answer to it.
+    asked = {w.lower() for w in re.findall(r"[\w.-]+", question)}
+    return any(m.group(0).lower() not in asked for m in _HAS[kind].finditer(sentence))
 
 
 # Questions about the document itself rather than what it reports: its headline, where it is

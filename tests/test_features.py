@@ -76,6 +76,20 @@ def test_has_type():
     assert features.has_type("anything", "")
 
 
+def test_has_type_reads_product_style_names():
+    assert features.has_type("models like ChatGPT and DALL-E", "identifier")
+    assert features.has_type("sold on eBay", "identifier")
+    assert not features.has_type("AI models built by Google", "identifier")
+
+
+def test_has_type_ignores_what_the_question_already_names():
+    question = "Which OpenAI models are named?"
+    assert not features.has_type("OpenAI trains large models.", "identifier", question)
+    assert features.has_type("OpenAI built ChatGPT.", "identifier", question)
+    assert not features.has_type("It runs 4 TPUs.", "number", "Does it run 4 TPUs?")
+    assert features.has_type("It runs 4 TPUs.", "number", "How many TPUs does it run?")
+
+
 def test_fuzzy_match_and_coverage():
     assert features.fuzzy_match("efficent", {"efficiency"})  # typo shares a 5-letter prefix
     assert not features.fuzzy_match("tpu", {"tpus"})  # short words must match exactly
