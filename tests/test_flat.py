@@ -146,18 +146,29 @@ def test_gold_span_of_the_hand_made_document():
 
 def test_score_case_a_correct_cited_answer():
     text = "Bananas are YELLOW when ripe. [1]"
-    got = score_case(DOC, COLOUR, text, False, [("banana", *GOLD)], ["pharos", "banana"])
+    got = score_case(DOC, COLOUR, text, False, [("banana", *GOLD, BANANA[slice(*GOLD)])], ["pharos", "banana"])
     assert got == {"impossible": False, "abstained": False, "gold_in_answer": True,
                    "gold_in_citation": True, "doc_in_top5": True, "chars": len(text)}
 
 
 def test_score_case_wrong_citation_and_missing_answer():
-    got = score_case(DOC, COLOUR, "The banana is an elongated fruit. [1]", False, [("banana", *LEAD)],
+    got = score_case(DOC, COLOUR, "The banana is an elongated fruit. [1]", False, [("banana", *LEAD, BANANA[slice(*LEAD)])],
                      ["a", "b", "c", "d", "e", "banana"])
     assert (got["gold_in_answer"], got["gold_in_citation"], got["doc_in_top5"]) == (False, False, False)
     # The right offsets in another document are not the gold sentence.
-    got = score_case(DOC, COLOUR, "yellow", False, [("pharos", *GOLD)], ["banana"])
+    got = score_case(DOC, COLOUR, "yellow", False, [("pharos", *GOLD, PHAROS[slice(*GOLD)])], ["banana"])
     assert (got["gold_in_answer"], got["gold_in_citation"], got["doc_in_top5"]) == (True, False, True)
+
+
+def test_score_case_the_gold_sentence_quoted_from_another_document_counts():
+    other = "Some say bananas are yellow when ripe. Others disagree."
+    span = (9, 37)
+    assert other[slice(*span)] == "bananas are yellow when ripe"
+    got = score_case(DOC, COLOUR, "Bananas are yellow when ripe.", False, [("copy", *span, other[slice(*span)])], [])
+    assert got["gold_in_citation"] is False  # part of the gold sentence, not all of it
+    span = (9, 38)
+    got = score_case(DOC, COLOUR, "Bananas are yellow when ripe.", False, [("copy", *span, other[slice(*span)])], [])
+    assert got["gold_in_citation"] is True
 
 
 def test_score_case_gold_sentence_in_the_answer_counts_as_answer():
@@ -169,14 +180,14 @@ def test_score_case_gold_sentence_in_the_answer_counts_as_answer():
 
 
 def test_score_case_abstention_earns_nothing():
-    got = score_case(DOC, COLOUR, "Bananas are yellow when ripe.", True, [("banana", *GOLD)], ["banana"])
+    got = score_case(DOC, COLOUR, "Bananas are yellow when ripe.", True, [("banana", *GOLD, BANANA[slice(*GOLD)])], ["banana"])
     assert got["gold_in_answer"] is False and got["gold_in_citation"] is False
     assert got["abstained"] is True and got["chars"] == 0
 
 
 def test_score_case_blank_answers_do_not_match_everything():
     case = FlatCase("banana", "q", ("  ",), (" ",), True)
-    got = score_case(DOC, case, "anything at all", False, [("banana", 0, len(BANANA))], [])
+    got = score_case(DOC, case, "anything at all", False, [("banana", 0, len(BANANA), BANANA)], [])
     assert got["gold_in_answer"] is False and got["gold_in_citation"] is False
     assert got["impossible"] is True
 
