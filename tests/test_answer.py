@@ -56,7 +56,8 @@ UNRELATED = [
 ]
 
 # Every answerer name make_answerer knows; a new answerer joins the contract by being listed.
-ANSWERERS = ["extractive"]
+# The generative one runs the real SmolLM2 (the `llm` extra), so it counts as an integration test.
+ANSWERERS = ["extractive", pytest.param("generative", marks=pytest.mark.integration)]
 
 
 @pytest.fixture(scope="module", params=ANSWERERS)
@@ -103,7 +104,7 @@ def test_a_name_no_document_mentions_is_refused_by_name(bot):
     assert answer.text == abstention_text("", 2, ["Microsoft"])
     assert_contract(answer, bot.documents)
     # Names the documents do mention, even with a slip, leave the question to the gate.
-    known = bot.answerer.unknown_names
+    known = getattr(bot.answerer, "extractive", bot.answerer).unknown_names
     assert known("What does Cat Care Basics say about feeding Kitens?", bot.documents) == []
     assert known("Do Robins or Sparrows sing at Dawn?", bot.documents) == []
     assert known("Do Robins or Parrots sing at Dawn?", bot.documents) == ["Parrots"]
