@@ -96,8 +96,8 @@ class Assistant:
     def stream(self, question: str, history: History | None = None, k: int | None = None
                ) -> Iterator[tuple[str, Answer | None]]:
         """Yield the answer text as it grows, then (full text, Answer)."""
-        # The extractive answer is whole after one pass (~20 ms), so this streams its words;
-        # a generative answerer would yield its tokens here instead.
+        # The answer is whole before anyone sees it (~20 ms extractive; the generative answerer's
+        # sentences must be checked against the quotes first), so this streams its words.
         answer = self.ask(question, history, k)
         words = answer.text.split(" ")
         for i in range(1, len(words)):
