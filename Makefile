@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The generative answerer's local model: llama-cpp-python compiles for ~13 min on 2 cores the
-# first time (pip caches the wheel), so only the tests and `make llm` install it, not `make run`.
+# The generative answerer's local model: llama-cpp-python compiles from source the first time
+# (4 min on a 2-core machine; pip caches the wheel), so only the tests and `make llm` install it,
+# not `make run`.
 LLM_STAMP := $(VENV)/.installed-llm
 $(LLM_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -e ".[llm]"

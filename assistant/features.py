@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 
@@ -52,8 +53,14 @@ def has_type(sentence: str, kind: str, question: str = "") -> bool:
     if not kind:
         return True
     # "Which OpenAI models…": "OpenAI" is the question's own word, not an answer to it.
-    asked = {w.lower() for w in re.findall(r"[\w.-]+", question)}
+    asked = _words(question)
     return any(m.group(0).lower() not in asked for m in _HAS[kind].finditer(sentence))
+
+
+@lru_cache(maxsize=64)
+def _words(text: str) -> frozenset[str]:
+    # Cached: has_type asks about one question once per candidate sentence.
+    return frozenset(w.lower() for w in re.findall(r"[\w.-]+", text))
 
 
 # Questions about the document itself rather than what it reports: its headline, where it is

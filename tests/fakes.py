@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from langchain_core.embeddings import Embeddings
 
 from assistant.embeddings import HashingEmbeddings
@@ -91,6 +93,4 @@ class FixedAnswerer:
         self.fixed = answer
 
     def answer(self, question, query, passages, docs):
-        from dataclasses import replace
-
         return replace(self.fixed, citations=list(self.fixed.citations))

@@ -105,11 +105,11 @@ def test_an_abstention_never_reaches_the_model():
 def test_the_generative_answerer_on_a_real_extractive_one(tmp_path):
     """The extractive answerer's real citations, phrased by a scripted model."""
     with isolated(tmp_path / "home"):
-        bot = Assistant.from_documents([TPU], index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
+        plain = Assistant.from_documents([TPU], index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
     quote = "OpenAI uses the v4 and v5e generations."
-    bot.answerer = GenerativeAnswerer(ExtractiveAnswerer(bot.index, bot.index.embeddings),
-                                      ScriptedChat("OpenAI uses both the v4 and v5e generations [1]."))
-    bot.chain = type(bot)(bot.index, bot.settings, bot.answerer).chain
+    gen = GenerativeAnswerer(ExtractiveAnswerer(plain.index, plain.index.embeddings),
+                             ScriptedChat("OpenAI uses both the v4 and v5e generations [1]."))
+    bot = Assistant(plain.index, plain.settings, gen)
     answer = bot.ask("Which generations does OpenAI use?")
     assert not answer.abstained and [c.quote for c in answer.citations] == [quote]
     assert answer.text == "OpenAI uses both the v4 and v5e generations. [1]"
