@@ -33,6 +33,7 @@ class Case:
     kind: str = ""
     conversation: str = ""
     turn: int = 0
+    part: str = ""  # "fit" (calibration may see it) or "test" (reported, never fitted on)
 
 
 def read_jsonl(path: Path, kind: str, what: str, hint: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -52,8 +53,14 @@ def read_jsonl(path: Path, kind: str, what: str, hint: str) -> Iterator[tuple[in
         yield lineno, row
 
 
-def load_dataset(path: Path = DEFAULT_DATASET) -> list[list[Case]]:
-    """Cases grouped into dialogues: a single question is a dialogue of one turn."""
+PARTS = ("fit", "test")
+
+
+def load_dataset(path: Path = DEFAULT_DATASET, part: str | None = None) -> list[list[Case]]:
+    """Cases grouped into dialogues (a single question is a dialogue of one turn); only the
+    `fit` or `test` part when `part` is given."""
+    if part is not None and part not in PARTS:
+        raise ConfigError(f"unknown part {part!r}; use one of {', '.join(PARTS)}")
     groups = []
     for lineno, row in read_jsonl(path, "dataset", "a valid case", "pass --dataset with a JSONL file of cases"):
         try:
@@ -67,12 +74,13 @@ def load_dataset(path: Path = DEFAULT_DATASET) -> list[list[Case]]:
                     answerable=bool(t["answerable"]), evidence=tuple(t.get("evidence", ())),
                     key_facts=tuple(t.get("key_facts", ())), kind=row.get("kind", ""),
                     conversation=row["id"] if "turns" in row else "", turn=i,
+                    part=row.get("part", ""),
                 )
                 for i, t in enumerate(turns)
             ])
         except (KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{path}:{lineno}: not a valid case ({exc})") from None
-    return groups
+    return [g for g in groups if part is None or g[0].part == part]
 
 
 @dataclass
@@ -252,7 +260,8 @@ def flat_table(flat: dict[str, Any]) -> str:
         lat = flat["systems"][s].get("latency_ms", {})
         rows.append(f"| {s} latency p50 / p95 ms | {lat.get('p50', 0):.1f} / {lat.get('p95', 0):.1f} |"
                     + " |" * (len(systems) - 1))
-    head = f"{flat['dataset']}: {flat['questions']} questions ({flat['impossible']} unanswerable) over {flat['documents']} documents in one index"
+    head = (f"{flat['dataset']}: {flat['questions']} questions ({flat['impossible']} unanswerable) over "
+            f"{flat['documents']} documents {flat.get('setting', 'in one index')}")
     return head + "\n\n" + "\n".join(rows)
 
 
@@ -275,7 +284,7 @@ def chart(metrics: dict[str, Any], results: list[Result] | None, path: Path,
         left.set_xlim(0, 1)
         left.set_title("accuracy per category")
     elif flat:
-        names = ["gold_in_answer", "gold_in_citation", "abstain_on_impossible", "false_abstention"]
+        names = flat.get("chart") or ["gold_in_answer", "gold_in_citation", "abstain_on_impossible", "false_abstention"]
         width = 0.8 / len(flat["systems"])
         for i, (system, vals) in enumerate(flat["systems"].items()):
             left.barh([j + i * width for j in range(len(names))], [vals.get(n, 0) for n in names],

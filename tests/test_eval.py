@@ -39,6 +39,25 @@ def test_default_dataset_is_the_article_gold_set():
     assert ev.DEFAULT_DATASET.exists()
 
 
+def test_the_gold_set_is_split_once_into_fit_and_test(groups):
+    fit, test = ev.load_dataset(part="fit"), ev.load_dataset(part="test")
+    # Every case is in exactly one part, and a conversation is never split across the two.
+    assert len(fit) + len(test) == len(groups)
+    assert all(len({c.part for c in g}) == 1 for g in groups)
+    assert {g[0].id for g in fit}.isdisjoint({g[0].id for g in test})
+    # Every category is in both parts, in near-equal shares.
+    for category in {g[0].category for g in groups}:
+        n_fit = sum(g[0].category == category for g in fit)
+        n_test = sum(g[0].category == category for g in test)
+        assert n_fit >= 1 and n_test >= 1, category
+        assert abs(n_fit - n_test) <= 1, category
+
+
+def test_load_dataset_refuses_an_unknown_part():
+    with pytest.raises(ConfigError, match="unknown part 'train'"):
+        ev.load_dataset(part="train")
+
+
 def test_every_evidence_string_occurs_verbatim_in_the_article(cases, article):
     raw = ARTICLE_PATH.read_text(encoding="utf-8")
     missing = [(c.id, ev_) for c in cases for ev_ in c.evidence if ev_ not in raw]

@@ -69,7 +69,8 @@ class WrongSentence:
 
 @pytest.fixture(scope="module")
 def gold() -> list[list[ev.Case]]:
-    return ev.load_dataset()
+    # The gate judges the held-out part: the calibration fits on the other one.
+    return ev.load_dataset(part="test")
 
 
 @pytest.fixture(scope="module")
