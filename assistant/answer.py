@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import features
+from . import features, summary
 from .chunking import Span
 from .documents import Document
 from .embeddings import TokenVectors, model_id, token_vectors
@@ -449,9 +449,18 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, query: str, passages: list[Passage], docs: list[Document]) -> Answer:
         """Compose a short, fully cited answer, or a plain abstention."""
+        by_id = {d.id: d for d in docs}
+        if passages and passages[0].doc_id in by_id and summary.asks_for_summary(question):
+            # "What's this piece about?": the best document's central sentences. No gate: a
+            # document that was retrieved can always be summarised.
+            n = summary.sentences_asked(question) or summary.SENTENCES
+            picked = summary.summarize(self.source, passages[0].doc_id, n)
+            if picked:
+                citations = [make_citation(i, by_id[s.doc_id], s, score) for i, (s, score) in enumerate(picked, 1)]
+                text = " ".join(f"{as_sentence(c.quote)} [{c.n}]" for c in citations)
+                return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
         cands = self.candidates(question, query, passages, docs)
         chosen = self.select(cands)
-        by_id = {d.id: d for d in docs}
         if not chosen:
             # Name what the documents never mention, when that is why (looked up only then).
             unknown = self.unknown_names(question, docs) if cands and cands[0].features["unknown_name"] else []

@@ -72,7 +72,8 @@ _DOC_FIELDS = [
     ("meta", re.compile(rf"\b(source|outlet|publisher|url|link|website|site) (of|for) (the |this )?{_DOC_WORD}\b|"
                         rf"\bwhere\b.{{0,20}}\b{_DOC_WORD}\b.{{0,20}}\b(come from|came from|published|appeared?|"
                         rf"originally)\b|\bwho published (the |this )?{_DOC_WORD}\b", re.I)),
-    ("conclusion", re.compile(rf"\b{_DOC_WORD}\b.{{0,30}}\b(sum|sums|summed|wrap|wraps) (\w+ ){{0,3}}up\b|"
+    # "How does it sum up?" asks for a summary (summary.py), "how does it wrap up / end" for the ending.
+    ("conclusion", re.compile(rf"\b{_DOC_WORD}\b.{{0,30}}\b(wrap|wraps|wrapped) (\w+ ){{0,3}}up\b|"
                               rf"\b{_DOC_WORD}('s)? (conclusion|final (thought|point|word)s?)\b|"
                               rf"\bhow does (the |this )?{_DOC_WORD} (end|conclude|close)\b|"
                               rf"\bwhat does (the |this )?{_DOC_WORD} conclude\s*\??\s*$", re.I)),

@@ -369,7 +369,7 @@ def test_a_question_about_the_document_itself_cites_its_title(bot):
 
 @pytest.mark.parametrize(("question", "quote"), [
     ("Where did this article come from?", "Source: https://news.example/chips"),
-    ("How does the article sum it all up?", "In short, chips keep getting faster."),
+    ("How does the article wrap it all up?", "In short, chips keep getting faster."),
 ])
 def test_a_question_about_the_document_cites_its_source_line_or_last_paragraph(tmp_path, question, quote):
     doc = Document("news", "Chips Get Faster\n\nThe new chip runs twice as fast. It costs less.\n\n"

@@ -160,7 +160,8 @@ def test_known_allows_one_slip_in_long_words_only():
     ("Which chips does it use?", ""),
     ("Where was the article originally published?", "meta"),
     ("Where does it get its chips from?", ""),
-    ("How does the article sum the whole thing up?", "conclusion"),
+    ("How does the article sum the whole thing up?", ""),  # a summary (summary.py), not the ending
+    ("How does the article wrap it all up?", "conclusion"),
     ("How does the story end?", "conclusion"),
     ("What does the report conclude?", "conclusion"),
     ("What does the report conclude about chips?", ""),

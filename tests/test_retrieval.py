@@ -171,7 +171,7 @@ def test_with_title_adds_the_best_documents_title_once(bot, article):
 @pytest.mark.parametrize(("question", "field"), [
     ("What is the headline of the article?", "title"),
     ("Where was the article originally published?", "meta"),
-    ("How does the article sum it all up?", "conclusion"),
+    ("How does the article wrap it all up?", "conclusion"),
 ])
 def test_a_question_about_the_document_retrieves_that_part_first(bot, article, question, field):
     # No similarity finds "the headline"; the document's structure does.
