@@ -11,12 +11,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .answer import Answer, ExtractiveAnswerer
+from .answer import Answer
 from .chain import History, build_chain
 from .config import Settings
 from .documents import Document, load_path
 from .embeddings import get_embeddings
 from .errors import ConfigError, DocumentError
+from .extractive import ExtractiveAnswerer
 from .index import Index, IngestReport
 from .retrieval import HybridRetriever, Passage
 

@@ -5,6 +5,7 @@ Invariant (property-tested): text[span.start:span.end] is exactly the sentence o
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from functools import lru_cache
 
 from .documents import BULLET, Block, Document, find_blocks
 from .documents import strip_span as _trimmed
+from .features import item_label
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,15 @@ def sentence_spans_in(text: str, start: int = 0, end: int | None = None) -> list
     return spans
 
 
-# A sentence opening with one of these leans on the sentence before it.
-_LEANS = re.compile(r"^(they|them|their|it|its|this|these|those|that|such|he|she|his|her|there)\b", re.I)
+# Words that stand for a subject named elsewhere: a sentence opening with one leans on what came
+# before it ("They are engineered for…"). The one list; the answerer and the encoder's context use it.
+PRONOUNS = ("it", "its", "they", "their", "he", "she", "his", "her")
+# Words that point back at a whole statement ("This specialization results in…").
+DEMONSTRATIVES = ("this", "these", "those", "that", "such")
+
+# A sentence opening with one of these is embedded with the sentence before it. (Also "them" and
+# "there": changing this set changes every context, so every sentence id and vector.)
+_LEANS = re.compile(rf"^({'|'.join(PRONOUNS + ('them', 'there') + DEMONSTRATIVES)})\b", re.I)
 
 
 def sentences(doc: Document) -> list[Span]:
@@ -164,4 +173,79 @@ def _place(section: str, content: str, guess: int, prev_start: int, prev_end: in
     return at
 
 
-__all__ = ["Span", "chunks", "find_blocks", "sentence_spans_in", "sentences", "sections"]
+# -- document structure: lists and referents ---------------------------------------------
+
+
+@dataclass
+class DocSpans:
+    """A document with its chunk and sentence spans, computed once per process."""
+
+    doc: Document
+    chunks: list[Span]
+    sentences: list[Span]
+
+
+_PRONOUN_START = re.compile(rf"({'|'.join(PRONOUNS)})\b", re.I)  # a subject named elsewhere
+_POINTS_BACK = re.compile(rf"\W*({'|'.join(PRONOUNS + DEMONSTRATIVES)})\b", re.I)  # ... or a demonstrative
+
+
+def list_start(blocks: list[Block], i: int) -> int:
+    """The first item of the list blocks[i] belongs to (i itself when it is not an item)."""
+    while i > 0 and blocks[i].kind == "item" and blocks[i - 1].kind == "item":
+        i -= 1
+    return i
+
+
+def list_run(blocks: list[Block], i: int) -> list[Block]:
+    """The list items in a row from blocks[i] on ([] when blocks[i] is not an item)."""
+    out = []
+    while i < len(blocks) and blocks[i].kind == "item":
+        out.append(blocks[i])
+        i += 1
+    return out
+
+
+def list_after(doc: Document, span: Span) -> list[Block]:
+    """The list items a sentence ending in a colon introduces ([] for any other sentence)."""
+    if not span.text.rstrip().endswith(":"):
+        return []
+    block = doc.block_at(span.start)
+    return list_run(doc.blocks, doc.blocks.index(block) + 1) if block is not None else []
+
+
+def block_span(spans: DocSpans, block: Block) -> Span:
+    """The sentences inside a block, as one span."""
+    inside = [s for s in spans.sentences if block.start <= s.start and s.end <= block.end]
+    start, end = inside[0].start, inside[-1].end
+    return Span(spans.doc.id, start, end, spans.doc.text[start:end])
+
+
+def referent(spans: DocSpans, span: Span) -> Span | None:
+    """The sentence a pronoun-led sentence leans on: the one before it, or for a list item
+    the lead-in before its list. None when the sentence names its own subject."""
+    doc = spans.doc
+    block = doc.block_at(span.start)
+    item = block is not None and block.kind == "item"
+    text = span.text.split(":", 1)[1] if item and item_label(span.text) else span.text
+    if not _PRONOUN_START.match(text.lstrip(" *_")):
+        return None
+    # Sentences are in document order: look back from the sentence, or from the start of its list.
+    limit = doc.blocks[list_start(doc.blocks, doc.blocks.index(block))].start if item else span.start
+    end = bisect.bisect_right(spans.sentences, limit, key=lambda s: s.end)
+    before = []
+    for s in reversed(spans.sentences[:end]):
+        b = doc.block_at(s.start)
+        if b is None or b.kind not in ("heading", "title", "meta"):
+            before.append(s)
+            # "This specialization results in several key advantages:" leans on the sentence
+            # before it in turn: the two read as one.
+            if len(before) == 2 or not _POINTS_BACK.match(s.text):
+                break
+    if not before:
+        return None
+    first, last = before[-1], before[0]
+    return Span(doc.id, first.start, last.end, doc.text[first.start:last.end]) if first is not last else last
+
+
+__all__ = ["DEMONSTRATIVES", "PRONOUNS", "DocSpans", "Span", "block_span", "chunks", "find_blocks",
+           "list_after", "list_run", "list_start", "referent", "sentence_spans_in", "sentences", "sections"]

@@ -17,22 +17,13 @@ from urllib.parse import urlparse
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from .chunking import Span, chunks, sentences
+from .chunking import DocSpans, Span, chunks, sentences
 from .config import Settings
 from .documents import Document
 from .embeddings import model_id
 from .errors import IndexStoreError
 
 _BATCH = 256
-
-
-@dataclass
-class DocSpans:
-    """A document with its chunk and sentence spans, computed once per process."""
-
-    doc: Document
-    chunks: list[Span]
-    sentences: list[Span]
 
 
 @dataclass

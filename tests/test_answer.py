@@ -13,8 +13,6 @@ from fakes import CountingEmbeddings
 from assistant.answer import (
     Answer,
     Citation,
-    ExtractiveAnswerer,
-    Params,
     abstention_text,
     check_citations,
     make_citation,
@@ -22,6 +20,7 @@ from assistant.answer import (
 from assistant.api import Assistant
 from assistant.chunking import Span
 from assistant.documents import Document
+from assistant.extractive import ExtractiveAnswerer, Params
 
 CATS = Document("cats", """Cat Care Basics
 
@@ -263,7 +262,7 @@ def test_params_fitted_for_another_model_fall_back_to_the_defaults(tmp_path):
 
 
 def test_the_shipped_calibration_names_the_packaged_model():
-    from assistant.answer import CALIBRATION_FILE
+    from assistant.extractive import CALIBRATION_FILE
 
     assert json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))["model"] == "st:model"
 

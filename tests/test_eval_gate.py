@@ -18,12 +18,12 @@ from conftest import REPO, isolated
 from assistant import evaluate as ev
 from assistant.answer import (
     Answer,
-    ExtractiveAnswerer,
     abstention_text,
     check_citations,
     make_citation,
 )
 from assistant.api import Assistant
+from assistant.extractive import ExtractiveAnswerer
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from assistant import features
-from assistant.answer import REGIMES, by_regime, crowding, regime_names
 from assistant.embeddings import HashingEmbeddings, TokenVectors, token_vectors
+from assistant.extractive import REGIMES, by_regime, crowding, regime_names
 
 STOP = {"what", "is", "the", "of", "a"}
 

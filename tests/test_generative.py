@@ -6,11 +6,12 @@ import pytest
 from conftest import isolated
 from fakes import CountingEmbeddings, FixedAnswerer, ScriptedChat
 
-from assistant.answer import Answer, ExtractiveAnswerer, check_citations, make_citation
+from assistant.answer import Answer, check_citations, make_citation
 from assistant.api import Assistant
 from assistant.chunking import Span
 from assistant.documents import Document
 from assistant.errors import ConfigError
+from assistant.extractive import ExtractiveAnswerer
 from assistant.generative import GenerativeAnswerer, LlamaCppChat, grounded, prompt, support
 
 TPU = Document("tpu", "Google builds TPUs. TPUs are custom accelerators built for machine learning. "
