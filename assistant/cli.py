@@ -100,7 +100,14 @@ def ui(host: str, port: int) -> None:
               help="Gold cases (JSONL); default corpus/eval/article.jsonl.")
 @click.option("--flat", "flat_path", type=click.Path(path_type=Path), default=None,
               help="Run an external flat-QA file (ClapNQ format) instead, with the naive baseline.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Questions to sample from --flat.")
+@click.option("--squad", "squad_dir", is_flag=False, flag_value="", default=None, metavar="[DIR]",
+              help="Run SQuAD 2.0 whole articles (the --part articles, each in its own index) from DIR "
+                   "(default ../shared/benchmarks), with the naive baseline.")
+@click.option("--dialog", "dialog_path", is_flag=False, flag_value="", default=None, metavar="[PATH]",
+              help="Run MTRAG conversations (default ../shared/benchmarks/mtrag_conversations.jsonl), "
+                   "with the naive baseline.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Questions to sample from --flat or --squad; conversations from --dialog.")
 @click.option("--from-feedback", "feedback", type=click.Path(path_type=Path), default=None,
               help="Turn a feedback JSONL file into draft gold cases (printed) and exit.")
 @click.option("--thresholds", type=click.Path(path_type=Path), default=None,
@@ -108,7 +115,10 @@ def ui(host: str, port: int) -> None:
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
               help="Write report.md, metrics.json and chart.png here.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON.")
-def eval_(dataset, flat_path, limit, feedback, thresholds, report_dir, as_json) -> None:
+@click.option("--part", type=click.Choice(["test", "fit", "all"]), default="test", show_default=True,
+              help="Which part of the gold set the gate and the report judge (all parts are asked).")
+def eval_(dataset, flat_path, squad_dir, dialog_path, limit, feedback, thresholds, report_dir, as_json,
+          part) -> None:
     """Score the assistant; exit 1 when a metric is below its threshold."""
     from . import evaluate as ev
 
@@ -119,15 +129,32 @@ def eval_(dataset, flat_path, limit, feedback, thresholds, report_dir, as_json) 
             click.echo(json.dumps(case, ensure_ascii=False))
         return
     thresholds = thresholds or ev.DEFAULT_THRESHOLDS
-    if flat_path is not None:
-        from .flat import run_flat
+    external = [o for o, v in (("--flat", flat_path), ("--squad", squad_dir), ("--dialog", dialog_path))
+                if v is not None]
+    if len(external) > 1:
+        raise click.UsageError(f"use one of {', '.join(external)} at a time")
+    if external:
+        if flat_path is not None:
+            from .flat import run_flat
 
-        flat = run_flat(flat_path, limit=limit, progress=not as_json)
-        section = Path(flat_path).stem.split("_")[0]
+            flat = run_flat(flat_path, limit=limit, progress=not as_json)
+            section = Path(flat_path).stem.split("_")[0]
+        elif squad_dir is not None:
+            from .squad import run_squad, squad_files
+
+            flat = run_squad(*squad_files(Path(squad_dir) if squad_dir else None), part=part, limit=limit,
+                             progress=not as_json)
+            section = "squad"
+        else:
+            from .dialog import run_dialog
+
+            flat = run_dialog(Path(dialog_path) if dialog_path else None, limit=limit, progress=not as_json)
+            section = "dialog"
         metrics = flat["systems"]["article-assistant"]
         limits = ev.load_thresholds(thresholds, section)
         if report_dir:
-            ev.write_report({}, None, report_dir, f"Flat QA: {flat['dataset']}", flat=flat)
+            ev.write_report({}, None, report_dir, f"Flat QA: {flat['dataset']}" if flat_path else flat["dataset"],
+                            flat=flat)
         click.echo(json.dumps(flat["systems"], indent=2) if as_json else ev.flat_table(flat))
     else:
         from .api import Assistant
@@ -135,24 +162,34 @@ def eval_(dataset, flat_path, limit, feedback, thresholds, report_dir, as_json) 
         cases = ev.load_dataset(dataset or ev.DEFAULT_DATASET)  # a bad file fails before the model loads
         bot = Assistant.open()
         results = ev.run(bot, cases)
-        metrics = ev.score(results, bot.documents, k=5)
+        # Every part is asked; the gate and the report judge one part: the `test` part by default,
+        # which no fit, threshold or rule was chosen on. A dataset without parts is judged whole.
+        parts = {r.case.part for r in results}
+        chosen = part if part != "all" and part in parts else "all"
+        metrics = ev.score([r for r in results if chosen in ("all", r.case.part)], bot.documents, k=5)
+        metrics["part"] = chosen
+        metrics["other_parts"] = {p: ev.score([r for r in results if r.case.part == p], bot.documents, k=5)
+                                  for p in sorted(parts - {chosen, ""})}
         limits = ev.load_thresholds(thresholds, "article")
         if report_dir:
-            ev.write_report(metrics, results, report_dir, "Gold set on the article", limits)
+            ev.write_report(metrics, [r for r in results if chosen in ("all", r.case.part)], report_dir,
+                            "Gold set on the article", limits)
         if as_json:
             click.echo(json.dumps(metrics, indent=2))
         else:
             _print_metrics(metrics, limits)
+            for name, other in metrics["other_parts"].items():
+                _print_metrics(other, {}, f"article gold set, {name} part (the calibration fits on it: in-sample)")
     problems = ev.failures(metrics, limits)
     if problems:
         raise click.ClickException("quality gate failed:\n  " + "\n  ".join(problems))
 
 
-def _print_metrics(metrics: dict, limits: dict) -> None:
+def _print_metrics(metrics: dict, limits: dict, title: str = "") -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="article gold set")
+    table = Table(title=title or f"article gold set, {metrics.get('part', 'all')} part")
     for col in ("metric", "value", "threshold"):
         table.add_column(col)
     for name, value in metrics.items():

@@ -1,26 +1,36 @@
-"""Fit the extractive answerer's sentence scorer and abstention threshold on data.
+"""Fit the extractive answerer on training data only, and report it on data the fit never saw.
 
-Data: the article's gold set (corpus/eval/article.jsonl) and the even rows of the external
-ClapNQ set (the odd rows stay held out for `assistant eval --flat`), asked twice: with all its
-passages in one index, and each question of its own passage alone. Every retrieved sentence
-is a candidate, labelled by whether it overlaps gold evidence. The sentence ranker is a
-softmax over each question's candidates (listwise: it learns to put the gold sentence first,
-which is all an answer needs); the gate is a logistic regression over question-level features
-saying whether the documents answer at all. Its threshold is chosen per setting to maximise
-that setting's per-question accuracy (answered, credited by the share of its citations on gold
-evidence, or abstained when the question has no answer).
+Fit on (the "fit" data):
+- the article gold set's `fit` part (corpus/eval/article.jsonl),
+- the SQuAD 2.0 articles of folds 0 and 1 (10 whole Wikipedia articles, each asked of itself
+  alone, the way a reader asks a news piece; half the questions are unanswerable by design),
+- the even rows of ClapNQ, twice: all 600 passages in one index, and each question of its own
+  passage alone.
+Reported, never fitted on: the article `test` part, SQuAD fold 2 (5 articles), ClapNQ's odd rows,
+and a 3-fold cross-validation by SQuAD article (each fold fitted without its articles).
+
+Every retrieved sentence is a candidate, labelled by whether it overlaps gold evidence. The
+ranker is a softmax over each question's candidates (listwise: it learns to put the gold sentence
+first); the gate is a logistic regression over question-level features saying whether the
+documents answer at all; each setting (one article, a crowded collection, one short passage) gets
+its own threshold, chosen to maximise that setting's per-question accuracy on the fit data.
+
+Deterministic: the same code and data give the same calibration.json (no timestamp in it).
 
     .venv/bin/python scripts/calibrate.py            # writes assistant/calibration.json
+    .venv/bin/python scripts/calibrate.py --check    # exit 1 when the shipped file differs
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
+import math
 import sys
-from dataclasses import replace
-from datetime import UTC, datetime
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,35 +41,60 @@ sys.path.insert(0, str(ROOT))
 from assistant import Assistant  # noqa: E402
 from assistant import evaluate as ev  # noqa: E402
 from assistant import metrics as m  # noqa: E402
-from assistant.answer import (  # noqa: E402
+from assistant.chain import prepare  # noqa: E402
+from assistant.documents import load_path  # noqa: E402
+from assistant.embeddings import model_id  # noqa: E402
+from assistant.extractive import (  # noqa: E402
     CALIBRATION_FILE,
     FEATURES,
     GATE_FEATURES,
+    REGIMES,
+    Candidate,
+    ExtractiveAnswerer,
     Params,
     gate_features,
     regime_names,
 )
-from assistant.chain import prepare  # noqa: E402
-from assistant.documents import load_path  # noqa: E402
-from assistant.embeddings import model_id  # noqa: E402
 from assistant.flat import load_flat  # noqa: E402
 from assistant.retrieval import Passage  # noqa: E402
+from assistant.squad import FOLDS, TEST_FOLD, benchmarks_dir, fold_of, load_squad, squad_files  # noqa: E402
 
-CLAPNQ = ROOT.parent / "shared" / "benchmarks" / "clapnq_dev.jsonl"
+BENCHMARKS = benchmarks_dir()
+MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+NOVEL_LIMITS = (0.2, 0.3, 0.4, 0.5, 1.01)
+THRESHOLDS = np.round(np.arange(0.05, 0.95, 0.01), 2)
 
 
-def questions_article(bot):
-    """(question, query, answerable, gold spans) for every turn of the gold set."""
+@dataclass
+class Group:
+    """One question's candidates and labels, and where it comes from."""
+
+    answerable: bool
+    cands: list
+    labels: list[bool]
+    fold: int = -1  # SQuAD article fold, -1 elsewhere
+    # filled per ranker by prepare_groups: P(answerable), and the chosen sentences' gold share per margin
+    p: float = 0.0
+    forced: bool = False
+    blocked: bool = False
+    novel: float = 0.0
+    regime: dict = field(default_factory=dict)
+    credit: dict = field(default_factory=dict)
+
+
+# -- questions ---------------------------------------------------------------------------------
+
+def article_rows(bot, part: str):
+    """(question, query, answerable, gold spans) for each turn of one part of the gold set."""
     docs = bot.documents
-    for group in ev.load_dataset():
-        history = []
+    for group in ev.load_dataset(part=part):
+        history: list[tuple[str, str]] = []
         for case in group:
-            yield *prepare(case.question, history), case.answerable, \
-                [(d, s, e) for d, s, e in ev.gold_spans(case, docs)]
+            yield *prepare(case.question, history), case.answerable, ev.gold_spans(case, docs)
             history.append((case.question, ""))
 
 
-def questions_flat(docs_by_id, cases):
+def flat_rows(docs_by_id, cases):
     for c in cases:
         doc = docs_by_id[c.doc_id]
         gold = [] if c.impossible else [(doc.id, s, e) for s, e in m.find_spans(doc.text, [g.strip() for g in c.gold_sentences])]
@@ -72,7 +107,7 @@ def questions_flat(docs_by_id, cases):
 def own_passages(bot, doc_id: str, query: str, k: int) -> list[Passage]:
     """What a one-document index holding only doc_id would retrieve: its chunks by similarity.
 
-    Cheaper than building an index per question, and the same features come out: one
+    Cheaper than building an index per ClapNQ question, and the same features come out: one
     document, every chunk of a short passage returned.
     """
     chunks = bot.index.spans(doc_id).chunks
@@ -83,8 +118,8 @@ def own_passages(bot, doc_id: str, query: str, k: int) -> list[Passage]:
             for i in np.argsort(-sims)[:k]]
 
 
-def collect(bot, rows, k, alone: bool = False):
-    """Candidates with features and labels, grouped per question.
+def collect(bot, rows, k, alone: bool = False, fold: int = -1) -> list[Group]:
+    """Candidates with features and labels, one Group per question.
 
     alone: ask each question of its gold document only (rows then carry the doc id).
     """
@@ -102,34 +137,27 @@ def collect(bot, rows, k, alone: bool = False):
             cands = bot.answerer.candidates(question, query, passages, docs)
         labels = [any(d == c.span.doc_id and m.overlaps((c.span.start, c.span.end), (s, e)) for d, s, e in gold)
                   for c in cands]
-        out.append({"answerable": answerable, "cands": cands, "labels": labels})
+        out.append(Group(answerable, cands, labels, fold))
     return out
 
 
-def accuracy(groups, params: Params) -> dict[str, float]:
-    from assistant.answer import ExtractiveAnswerer
+def collect_squad(cache: Path, embeddings, k: int, sample: int = 1) -> list[Group]:
+    """Every SQuAD question asked of its own article alone, as `assistant eval --squad` does."""
+    docs, cases = load_squad(*squad_files(BENCHMARKS))
+    out = []
+    for position, doc in enumerate(docs):
+        bot = Assistant.from_documents([doc], index_dir=cache / "squad" / f"a{position:02d}", embeddings=embeddings)
+        bot.warm_up()
+        rows = []
+        for c in [c for c in cases if c.doc_id == doc.id][::sample]:
+            clean, query = prepare(c.question, None)
+            gold = [(doc.id, s, e) for s, e in c.spans]
+            rows.append((clean, query, not c.impossible, gold))
+        out += collect(bot, rows, k, fold=fold_of(position))
+    return out
 
-    picker = ExtractiveAnswerer.__new__(ExtractiveAnswerer)
-    picker.params = params
-    right = answered_right = false_abst = abst_ok = 0
-    n_ans = sum(g["answerable"] for g in groups)
-    n_una = len(groups) - n_ans
-    for g in groups:
-        chosen = picker.select(g["cands"], params)
-        label = {id(c): lab for c, lab in zip(g["cands"], g["labels"], strict=True)}
-        if g["answerable"]:
-            # Credit is the share of cited sentences that are gold: extra citations cost.
-            ok = sum(label[id(c)] for c in chosen) / len(chosen) if chosen else 0.0
-            answered_right += ok
-            false_abst += not chosen
-        else:
-            ok = not chosen
-            abst_ok += ok
-        right += ok
-    return {"accuracy": right / len(groups), "citation_precision_weighted_answers": answered_right / max(n_ans, 1),
-            "false_abstention": false_abst / max(n_ans, 1), "abstained_when_unanswerable": abst_ok / max(n_una, 1),
-            "questions": len(groups), "answerable": n_ans, "unanswerable": n_una}
 
+# -- fitting -----------------------------------------------------------------------------------
 
 def fit_listwise(lists, l2: float) -> np.ndarray:
     """Weights minimising the weighted softmax cross-entropy of gold sentences, plus L2."""
@@ -150,53 +178,107 @@ def fit_listwise(lists, l2: float) -> np.ndarray:
     return minimize(loss, np.zeros(lists[0][0].shape[1]), jac=True, method="L-BFGS-B").x
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cache", type=Path, default=ROOT / ".assistant" / "calibration")
-    ap.add_argument("--flat", type=Path, default=CLAPNQ)
-    ap.add_argument("-k", type=int, default=5)
-    ap.add_argument("--article-weight", type=float, default=1.0,
-                    help="weight of the article set against each ClapNQ setting when choosing the threshold")
-    ap.add_argument("--tolerance", type=float, default=0.005,
-                    help="accuracy within this (or one question, if more) of the best counts as a tie; "
-                         "ties go to answering more")
-    ap.add_argument("--out", type=Path, default=CALIBRATION_FILE)
-    args = ap.parse_args()
+def prepare_groups(groups: list[Group], params: Params) -> None:
+    """What the threshold search needs, computed once per ranker and gate: P(answerable), the
+    rules that decide before the gate, and the gold share of the sentences chosen per margin."""
+    picker = ExtractiveAnswerer.__new__(ExtractiveAnswerer)
+    open_gate = replace(params, threshold=-1.0, threshold_shift={}, novel_limit=math.inf)
+    for g in groups:
+        if not g.cands:
+            g.p, g.forced, g.blocked, g.credit = 0.0, False, True, dict.fromkeys(MARGINS, 0.0)
+            continue
+        first = g.cands[0].features
+        g.forced = any(c.features.get("field_match") for c in g.cands)
+        g.blocked = bool(first["unknown_name"])
+        g.novel = first["novel"]
+        g.regime = {r: first.get(r, 0.0) for r in ("many", "whole")}
+        g.p = params.answerable(gate_features(g.cands, params))
+        label = {id(c): lab for c, lab in zip(g.cands, g.labels, strict=True)}
+        g.credit = {}
+        for margin in MARGINS:
+            chosen = picker.select(g.cands, replace(open_gate, margin=margin))
+            g.credit[margin] = sum(label[id(c)] for c in chosen) / len(chosen) if chosen else 0.0
 
-    article = Assistant.from_documents(load_path(ROOT / "corpus"), index_dir=args.cache / "article")
-    flat_docs, flat_cases = load_flat(args.flat)
-    flat = Assistant.from_documents(flat_docs, index_dir=args.cache / "flat", embeddings=article.index.embeddings)
-    flat_rows = list(questions_flat({d.id: d for d in flat_docs}, flat_cases[0::2]))
-    data = {
-        "article": collect(article, list(questions_article(article)), args.k),
-        # ClapNQ twice: all passages in one index, and each question against its passage alone.
-        "clapnq_even_rows": collect(flat, flat_rows, args.k),
-        "clapnq_even_rows_alone": collect(flat, flat_rows, args.k, alone=True),
-    }
 
+def answered(g: Group, params: Params) -> bool:
+    """Whether select() answers with these parameters (mirrors its decision order)."""
+    if not g.cands:
+        return False
+    if g.forced:
+        return True
+    return not g.blocked and g.novel < params.novel_limit and g.p >= params.cutoff(g.regime)
+
+
+def accuracy(groups: list[Group], params: Params) -> dict[str, float]:
+    """Per-question accuracy: an answer is credited by the share of its citations on gold
+    evidence, an abstention is right when the question has no answer."""
+    n_ans = sum(g.answerable for g in groups)
+    right = answered_right = false_abst = abst_ok = 0.0
+    for g in groups:
+        said = answered(g, params)
+        if g.answerable:
+            ok = g.credit[params.margin] if said else 0.0
+            answered_right += ok
+            false_abst += not said
+        else:
+            ok = float(not said)
+            abst_ok += ok
+        right += ok
+    n_una = len(groups) - n_ans
+    return {"accuracy": right / max(len(groups), 1),
+            "answered_with_gold": answered_right / max(n_ans, 1),
+            "false_abstention": false_abst / max(n_ans, 1),
+            "abstained_when_unanswerable": abst_ok / max(n_una, 1),
+            "questions": len(groups), "answerable": n_ans, "unanswerable": n_una}
+
+
+def best_threshold(groups: list[Group], params: Params, tolerance: float) -> tuple[float, float]:
+    """(threshold, accuracy): the lowest threshold within a tie of the best accuracy.
+
+    The curve is flat near its top and one question either way is noise; within that of the
+    best, answer more (a user would rather get an answer)."""
+    n = max(len(groups), 1)
+    ans = np.array([g.answerable for g in groups])
+    credit = np.array([g.credit[params.margin] for g in groups])
+    base = np.array([answered(g, replace(params, threshold=-1.0, threshold_shift={})) for g in groups])
+    forced = np.array([g.forced for g in groups])
+    p = np.array([g.p for g in groups])
+    shift = np.array([params.cutoff(g.regime) - params.threshold for g in groups])
+    curve = []
+    for t in THRESHOLDS:
+        said = forced | (base & (p >= t + shift))
+        right = np.where(ans, np.where(said, credit, 0.0), ~said).sum() / n
+        curve.append((float(right), float(t)))
+    top = max(a for a, _ in curve)
+    tie = max(tolerance, 1.0 / n + 1e-9)
+    return min((t, a) for a, t in curve if a >= top - tie)
+
+
+def fit(train: dict[str, list[Group]], settings: dict[str, str | None], tolerance: float) -> Params:
+    """Ranker, gate, and each setting's threshold, from the training groups alone."""
     # The ranker: softmax cross-entropy per answerable question, each set weighing the same.
     names = regime_names(FEATURES)
     lists = []
-    for groups in data.values():
-        usable = [g for g in groups if g["answerable"] and any(g["labels"])]
+    for groups in train.values():
+        usable = [g for g in groups if g.answerable and any(g.labels)]
         for g in usable:
-            X = np.array([[c.features[f] for f in names] for c in g["cands"]])
-            lists.append((X, np.array(g["labels"], float) / sum(g["labels"]), 1.0 / len(usable)))
+            X = np.array([[c.features[f] for f in names] for c in g.cands])
+            lists.append((X, np.array(g.labels, float) / sum(g.labels), 1.0 / len(usable)))
     weights = fit_listwise(lists, l2=0.01)
     params = Params(weights={f: round(float(v), 4) for f, v in zip(names, weights, strict=True)})
 
     # The gate: P(answerable) from question-level features, each set weighing the same.
-    gate_names = regime_names(GATE_FEATURES)
-    G, gy, gw = [], [], []
-    for groups in data.values():
-        usable = [g for g in groups if g["cands"]]
-        for g in usable:
-            feats = gate_features(g["cands"], params)
-            G.append([feats[f] for f in gate_names])
-            gy.append(int(g["answerable"]))
-            gw.append(1.0 / len(usable))
     from sklearn.linear_model import LogisticRegression
 
+    gate_names = regime_names(GATE_FEATURES)
+    G, gy, gw = [], [], []
+    for groups in train.values():
+        usable = [g for g in groups if g.cands]
+        for g in usable:
+            feats = gate_features(g.cands, params)
+            G.append([feats[f] for f in gate_names])
+            gy.append(int(g.answerable))
+            gw.append(1.0 / len(usable))
     # Standardised so one regularisation strength suits features of any scale; the scaling is
     # folded back into the weights, so the answerer sees raw features.
     G = np.array(G)
@@ -206,53 +288,163 @@ def main() -> None:
     coef = gate.coef_[0] / sd
     params = replace(params, gate_weights={f: round(float(v), 4) for f, v in zip(gate_names, coef, strict=True)},
                      gate_bias=round(float(gate.intercept_[0] - coef @ mu), 4))
+    for groups in train.values():
+        prepare_groups(groups, params)
 
-    # Each setting gets its own threshold, chosen on its own set (the article alone, ClapNQ in
-    # one index, ClapNQ passage by passage); margin and the novelty rule are shared.
-    setting = {"article": None, "clapnq_even_rows": "many", "clapnq_even_rows_alone": "whole"}
-    weight = {name: args.article_weight if name == "article" else 1.0 for name in data}
+    # Each setting gets its own threshold, on its own data; margin and the novelty rule are shared.
     best = None
-    for margin, novel_limit in itertools.product((0.0, 0.05, 0.1, 0.2, 0.3, 0.5), (0.2, 0.3, 0.4, 0.5, 1.01)):
-        chosen = {}
-        for name, groups in data.items():
-            curve = [(accuracy(groups, replace(params, threshold=round(float(t), 2), margin=margin,
-                                               novel_limit=novel_limit))["accuracy"], round(float(t), 2))
-                     for t in np.arange(0.05, 0.95, 0.01)]
-            top = max(a for a, _ in curve)
-            # The curve is flat near its top, and one question either way is noise (a threshold
-            # raised for one more gold question cost three of the integration test's questions);
-            # within that of the best, answer more (lowest threshold): a user would rather get an answer.
-            tie = max(args.tolerance, 1.0 / len(groups) + 1e-9)
-            chosen[name] = min((t, a) for a, t in curve if a >= top - tie)
-        objective = sum(weight[n] * a for n, (_, a) in chosen.items()) / sum(weight.values())
+    for margin, novel_limit in itertools.product(MARGINS, NOVEL_LIMITS):
+        trial = replace(params, margin=margin, novel_limit=novel_limit)
+        chosen = {name: best_threshold(groups, trial, tolerance) for name, groups in train.items()}
+        objective = sum(a for _, a in chosen.values()) / len(chosen)
         if best is None or objective > best[0] + 1e-9:
-            base = chosen["article"][0]
-            p = replace(params, threshold=base, margin=margin, novel_limit=novel_limit,
-                        threshold_shift={setting[n]: round(t - base, 2) for n, (t, _) in chosen.items() if setting[n]})
-            best = (objective, p)
-    objective, params = best
-    scores = {name: accuracy(groups, params) for name, groups in data.items()}
-    # The odd rows were never seen by the fit: how the chosen parameters do on new questions.
-    odd_rows = list(questions_flat({d.id: d for d in flat_docs}, flat_cases[1::2]))
-    held_out = {"clapnq_odd_rows": accuracy(collect(flat, odd_rows, args.k), params),
-                "clapnq_odd_rows_alone": accuracy(collect(flat, odd_rows, args.k, alone=True), params)}
+            base = next(t for n, (t, _) in chosen.items() if settings[n] is None)
+            shift = {settings[n]: round(t - base, 2) for n, (t, _) in chosen.items() if settings[n]}
+            best = (objective, replace(trial, threshold=base, threshold_shift=shift))
+    return best[1]
+
+
+def report(groups: list[Group], params: Params) -> dict[str, float]:
+    prepare_groups(groups, params)
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in accuracy(groups, params).items()}
+
+
+# Hand-written rules whose output is a candidate feature: each can be switched off by zeroing
+# that feature everywhere, refitting, and scoring the held-out sets (`--ablate`).
+RULES = {
+    "answer types: question wording -> number/time/person/identifier/place (features.answer_type, has_type)":
+        ("typed", "type_match"),
+    "an acronym spelled out answers 'what does X stand for' (features.definition_pattern)": ("defines",),
+    "a list item's label covers the question (features.item_label)": ("label",),
+    "a lead-in announcing a list with the asked-for noun is the answer (features.list_noun)": ("lead_in",),
+    "questions about the document get its title / source / last paragraph (features.document_field)":
+        ("field_match",),
+    "a question naming something no document mentions is refused (features.names)": ("unknown_name",),
+    "share of the question on terms no document has (features.novelty)": ("novel",),
+}
+
+
+def ablated(groups: list[Group], names: tuple[str, ...]) -> list[Group]:
+    """The same questions with these features (and their per-setting copies) zeroed."""
+    off = {n: 0.0 for n in names} | {f"{n}*{r}": 0.0 for n in names for r in REGIMES}
+    return [Group(g.answerable, [Candidate(c.span, {**c.features, **{k: v for k, v in off.items() if k in c.features}})
+                                 for c in g.cands], g.labels, g.fold) for g in groups]
+
+
+def ablation(train, held, settings, tolerance) -> dict[str, dict[str, float]]:
+    """Held-out accuracy with every rule, and with each rule switched off (refitted without it)."""
+    def score(tr, he):
+        p = fit(tr, settings, tolerance)
+        out = {name: report(groups, p)["accuracy"] for name, groups in he.items()}
+        out["mean"] = round(sum(out.values()) / len(out), 4)
+        return out
+
+    rows = {"all rules": score(train, held)}
+    for rule, names in RULES.items():
+        rows[rule] = score({n: ablated(g, names) for n, g in train.items()},
+                           {n: ablated(g, names) for n, g in held.items()})
+        print(f"ablation: {rule}: {rows[rule]}", file=sys.stderr)
+    return rows
+
+
+def digest(paths: list[Path]) -> dict[str, str]:
+    """A short content hash of each input file: the calibration is a function of these and the code."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in paths}
+
+
+def close(a, b, tol: float) -> bool:
+    """Whether two JSON values match, numbers within tol (float noise across BLAS builds)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k], tol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(close(x, y, tol) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return abs(a - b) <= tol
+    return a == b
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", type=Path, default=ROOT / ".assistant" / "calibration")
+    ap.add_argument("-k", type=int, default=5)
+    ap.add_argument("--tolerance", type=float, default=0.005,
+                    help="accuracy within this (or one question, if more) of the best counts as a tie; "
+                         "ties go to answering more")
+    ap.add_argument("--out", type=Path, default=CALIBRATION_FILE)
+    ap.add_argument("--sample", type=int, default=1,
+                    help="use every N-th question of each set: a quick look while developing (the shipped file uses all)")
+    ap.add_argument("--ablate", type=Path, default=None,
+                    help="also refit with each hand-written rule switched off; write the held-out table here (JSON)")
+    ap.add_argument("--check", action="store_true",
+                    help="recompute and exit 1 when the shipped file is not what today's code produces")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+
+    clapnq = BENCHMARKS / "clapnq_dev.jsonl"
+    article = Assistant.from_documents(load_path(ROOT / "corpus"), index_dir=args.cache / "article")
+    emb = article.index.embeddings
+    flat_docs, flat_cases = load_flat(clapnq)
+    flat = Assistant.from_documents(flat_docs, index_dir=args.cache / "flat", embeddings=emb)
+    by_id = {d.id: d for d in flat_docs}
+    even = list(flat_rows(by_id, flat_cases[0::2]))[::args.sample]
+    odd = list(flat_rows(by_id, flat_cases[1::2]))[::args.sample]
+    squad = collect_squad(args.cache, emb, args.k, args.sample)
+    print(f"collected in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+    one_article_fit = collect(article, list(article_rows(article, "fit")), args.k)
+    held = {
+        "article_test": collect(article, list(article_rows(article, "test")), args.k),
+        "squad_test_fold": [g for g in squad if g.fold == TEST_FOLD],
+        "clapnq_odd_rows": collect(flat, odd, args.k),
+        "clapnq_odd_rows_alone": collect(flat, odd, args.k, alone=True),
+    }
+    # The SQuAD articles share the news article's setting (one document, a handful of its chunks
+    # retrieved), so they are fitted together; each ClapNQ setting has data and a threshold of its own.
+    settings = {"one_article": None, "clapnq_even_rows": "many", "clapnq_even_rows_alone": "whole"}
+    clap_fit = {"clapnq_even_rows": collect(flat, even, args.k),
+                "clapnq_even_rows_alone": collect(flat, even, args.k, alone=True)}
+
+    def train(without_fold: int) -> dict[str, list[Group]]:
+        return {"one_article": one_article_fit + [g for g in squad if g.fold != without_fold], **clap_fit}
+
+    params = fit(train(TEST_FOLD), settings, args.tolerance)
+    fitted = {name: report(groups, params) for name, groups in train(TEST_FOLD).items()}
+    held_out = {name: report(groups, params) for name, groups in held.items()}
+    # Cross-validation by article: each SQuAD fold scored by a fit that never saw its articles.
+    folds = {}
+    for f in range(FOLDS):
+        p = fit(train(f), settings, args.tolerance)
+        folds[f"fold_{f}"] = report([g for g in squad if g.fold == f], p)
+    folds["mean_accuracy"] = round(sum(v["accuracy"] for v in folds.values()) / FOLDS, 4)
+
     payload = {
-        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "how": "scripts/calibrate.py: listwise softmax ranker, logistic gate, threshold by grid search",
-        "model": model_id(article.index.embeddings),  # the weights hold for this embedding model only
+        "how": "scripts/calibrate.py: listwise softmax ranker, logistic gate, threshold per setting by grid search",
+        "model": model_id(emb),  # the weights hold for this embedding model only
+        "data": digest([ev.DEFAULT_DATASET, clapnq, *squad_files(BENCHMARKS)]),
         "params": {"weights": params.weights, "gate_weights": params.gate_weights,
                    "gate_bias": params.gate_bias, "threshold": params.threshold,
-                   "threshold_shift": params.threshold_shift,
-                   "novel_limit": params.novel_limit,
+                   "threshold_shift": params.threshold_shift, "novel_limit": params.novel_limit,
                    "margin": params.margin, "max_sentences": params.max_sentences},
-        "measured": {name: {k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()}
-                     for name, s in scores.items()},
-        "objective_mean_accuracy": round(objective, 4),
-        "held_out": {name: {k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()}
-                     for name, s in held_out.items()},
+        "fit_data_in_sample": fitted,
+        "held_out": held_out,
+        "cross_validation_by_squad_article": folds,
     }
-    args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(payload, indent=2))
+    if args.ablate:
+        table = ablation(train(TEST_FOLD), held, settings, args.tolerance)
+        args.ablate.parent.mkdir(parents=True, exist_ok=True)
+        args.ablate.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(payload, indent=2) + "\n"
+    print(f"done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    if args.check:
+        shipped = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+        if not close(shipped, payload, tol=2e-4):
+            diff = [k for k in payload if not close(shipped.get(k), payload[k], 2e-4)]
+            sys.exit(f"{args.out} is not what scripts/calibrate.py produces from today's code and data "
+                     f"(differs in: {', '.join(diff)}); run `make calibrate` and commit the file")
+        print(f"{args.out} matches today's code and data")
+        return
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":
