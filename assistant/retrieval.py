@@ -93,11 +93,20 @@ class LexicalIndex:
         self.by_id = {s.id: s for s in spans}
         self.bm25 = bm25s.BM25()
         self.vocabulary: frozenset[str] = frozenset()
+        self.df: dict[str, int] = {}  # chunks holding each token
         if spans:
             tokens = bm25s.tokenize([_fold(s.text) for s in spans], stopwords=stopwords(),
                                     stemmer=_stemmer(), show_progress=False)
             self.vocabulary = frozenset(tokens.vocab)
             self.bm25.index(tokens, show_progress=False)
+            ids = {i: t for t, i in tokens.vocab.items()}
+            for doc in tokens.ids:
+                for i in set(doc):
+                    self.df[ids[i]] = self.df.get(ids[i], 0) + 1
+
+    def frequency(self, word: str) -> int:
+        """How many chunks hold a word (its stem; 0 for a stop word or an unknown word)."""
+        return max((self.df.get(t, 0) for t in tokenize([word])[0]), default=0)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """(span position, BM25 score) of the best k spans with a positive score."""
