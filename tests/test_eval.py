@@ -332,6 +332,7 @@ def test_failures_on_scored_results():
 def test_real_thresholds_file_reads_and_names_real_metrics():
     import tomllib
 
+    from assistant import dialog, squad
     from assistant.flat import summarise
 
     assert ev.DEFAULT_THRESHOLDS.exists()
@@ -341,7 +342,8 @@ def test_real_thresholds_file_reads_and_names_real_metrics():
     assert article and all(isinstance(v, float) for v in article.values())
     assert article == {k: float(v) for k, v in data["article"].items()}
     # A threshold on a name the scorer never produces would fail the gate forever.
-    known = set(ev.score(perfect(), [DOC])) | set(summarise([], []))
+    known = set(ev.score(perfect(), [DOC])) | set(summarise([], [])) | set(squad.summarise([], [])) \
+        | set(dialog.summarise([], []))
     for section in data:
         limits = ev.load_thresholds(ev.DEFAULT_THRESHOLDS, section)
         assert set(limits) <= known, section
