@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import flat
 from . import metrics as m
 from .config import PROJECT_ROOT
 from .documents import Document
@@ -176,19 +177,7 @@ def score_case(case: SquadCase, text: str, abstained: bool, cited: Sequence[tupl
 
 def summarise(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, Any]:
     """Rates over answerable / impossible questions, mean answer length, latency (flat's names)."""
-    ans = [r for r in rows if not r["impossible"]]
-    imp = [r for r in rows if r["impossible"]]
-    rate = lambda rs, key: m.mean([1.0 if r[key] else 0.0 for r in rs])  # noqa: E731
-    return {
-        "gold_in_answer": rate(ans, "gold_in_answer"),
-        "gold_in_citation": rate(ans, "gold_in_citation"),
-        "gold_in_passages": rate(ans, "gold_in_passages"),
-        "abstain_on_impossible": rate(imp, "abstained"),
-        "false_abstention": rate(ans, "abstained"),
-        "answered_when_answerable": 1.0 - rate(ans, "abstained") if ans else 0.0,  # gateable form
-        "mean_answer_chars": m.mean([r["chars"] for r in rows if not r["abstained"]]),
-        "latency_ms": {"p50": 1000 * m.percentile(latencies, 50), "p95": 1000 * m.percentile(latencies, 95)},
-    }
+    return flat.summarise(rows, latencies, retrieval=("gold_in_passages", "gold_in_passages"))
 
 
 # -- the runner -----------------------------------------------------------------------
