@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from .answer import Answer
-from .chain import History, build_chain
+from .chain import build_chain
 from .config import Settings
 from .documents import Document, load_path
 from .embeddings import get_embeddings
 from .errors import ConfigError, DocumentError
 from .extractive import ExtractiveAnswerer
 from .index import Index, IngestReport
+from .question import History, document_field
 from .retrieval import HybridRetriever, Passage
 
 MAX_QUESTION_CHARS = 2000
@@ -112,8 +113,10 @@ class Assistant:
             self.answerer.warm_up(self.documents)
 
     def retrieve(self, query: str, k: int = 5) -> list[Passage]:
-        """The k best passages for a query (hybrid dense + BM25)."""
-        return self.retriever.search(check_question(query), _check_k(k))
+        """The k best passages for a query (hybrid dense + BM25); for a question about the
+        document itself ("What is the headline?"), the blocks that answer it first."""
+        query = check_question(query)
+        return self.retriever.search(query, _check_k(k), field=document_field(query))
 
 
 def make_answerer(name: str, index: Index):

@@ -57,7 +57,7 @@ class Document:
         return None
 
     def field_blocks(self, field: str) -> list[Block]:
-        """The blocks that answer a question about the document itself (features.document_field):
+        """The blocks that answer a question about the document itself (question.document_field):
         its title, its source line ("meta") or its conclusion (the last paragraph)."""
         if field == "conclusion":
             return [b for b in self.blocks if b.kind == "paragraph"][-1:]

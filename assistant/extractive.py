@@ -22,6 +22,7 @@ from .answer import Answer, abstention_text, as_sentence, make_citation
 from .chunking import DocSpans, Span, block_span, list_after, list_run, list_start, referent
 from .documents import Document
 from .embeddings import TokenVectors, model_id, token_vectors
+from .question import Question
 from .retrieval import Passage, as_documents_spell, stopword_set, tokenize
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
@@ -212,22 +213,22 @@ class ExtractiveAnswerer:
             self._idf_key = key
         return self._idf
 
-    def candidates(self, question: str, query: str, passages: list[Passage],
-                   docs: list[Document]) -> list[Candidate]:
+    def candidates(self, parsed: Question, passages: list[Passage], docs: list[Document]) -> list[Candidate]:
         """Every sentence inside the retrieved passages, with its features."""
+        question, query = parsed.text, parsed.answer_query
         idf = self.idf(docs)
         unseen = math.log(1 + max(len(idf), 1))  # weight of a term no document has
 
         def weights(text: str) -> dict[str, float]:
             return {t: idf.get(t, unseen) for t in set(as_documents_spell(tokenize([text])[0], idf))}
 
-        novel = features.novelty(weights(question), idf, features.acronyms(question))
-        unknown = 1.0 if self.unknown_names(question, docs) else 0.0
+        novel = features.novelty(weights(question), idf, parsed.acronyms)
+        unknown = 1.0 if self.unknown_names(parsed, docs) else 0.0
         # Coverage counts only terms some document has: a word no sentence contains cannot
         # tell sentences apart, and would only drown the words that can.
         q_w, qq_w = ({t: w for t, w in weights(text).items() if features.fuzzy_match(t, idf)}
                      for text in (query, question))
-        kind = features.answer_type(question)
+        kind = parsed.answer_type
 
         # Rank of each passage's document among the retrieved documents: with many documents
         # the best-ranked one usually holds the answer; with one document it says nothing.
@@ -244,7 +245,7 @@ class ExtractiveAnswerer:
         # "What is the headline?" asks about the document, not its content: the first sentence
         # of its title, source line or last paragraph answers (retrieval puts those chunks first).
         asked: set[str] = set()
-        field = features.document_field(question)
+        field = parsed.document_field
         for doc_id in doc_rank if field else ():
             spans = self.source.spans(doc_id)
             for block in spans.doc.field_blocks(field):
@@ -259,8 +260,8 @@ class ExtractiveAnswerer:
         qq_vec = q_vec if question == query else np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         dense_floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
         contexts = {(p.doc_id, p.start): set(tokenize([p.text])[0]) for p in passages}
-        spelled_out = features.definition_pattern(question)  # "What does TPU stand for?"
-        wanted = set(tokenize([features.list_noun(question)])[0])  # "What advantages…?" -> {"advantag"}
+        spelled_out = parsed.definition  # "What does TPU stand for?"
+        wanted = set(tokenize([parsed.list_noun])[0])  # "What advantages…?" -> {"advantag"}
         # A sentence opening with a pronoun ("They are engineered for…") is matched together with
         # the sentence it leans on: that one names what "they" are.
         leans = {s.id: self.referent(s) for s in spans}
@@ -314,11 +315,11 @@ class ExtractiveAnswerer:
         its own subject."""
         return referent(self.source.spans(span.doc_id), span)
 
-    def unknown_names(self, question: str, docs: list[Document]) -> list[str]:
+    def unknown_names(self, question: Question, docs: list[Document]) -> list[str]:
         """Names in the question that no document mentions ("Microsoft", "GPT-5"): documents
         that never name a thing cannot say anything about it."""
         vocabulary = self.idf(docs)
-        return [n for n in features.names(question)
+        return [n for n in question.names
                 if not all(features.known(t, vocabulary) for t in tokenize([n])[0])]
 
     # -- decision ----------------------------------------------------------------------
@@ -358,7 +359,7 @@ class ExtractiveAnswerer:
         block = spans.doc.block_at(span.start)
         return block_span(spans, block) if block is not None and block.kind == "item" else span
 
-    def quoted(self, span: Span, question: str) -> list[Span]:
+    def quoted(self, span: Span, question: Question) -> list[Span]:
         """What to quote for a chosen sentence, reading the document's lists as units.
 
         When the question asks for several things ("What advantages do TPUs have?"), a list
@@ -369,7 +370,7 @@ class ExtractiveAnswerer:
         blocks = spans.doc.blocks
         block = spans.doc.block_at(span.start)
         items = []
-        if block is not None and features.asks_for_list(question):
+        if block is not None and question.asks_for_list:
             i = blocks.index(block)
             if block.kind == "item":
                 items = list_run(blocks, list_start(blocks, i))
@@ -377,30 +378,31 @@ class ExtractiveAnswerer:
                 items = list_after(spans.doc, span)
         return [block_span(spans, b) for b in items[:_MAX_ITEMS]] or [self.unit(span)]
 
-    def answer(self, question: str, query: str, passages: list[Passage], docs: list[Document]) -> Answer:
+    def answer(self, parsed: Question, passages: list[Passage], docs: list[Document]) -> Answer:
         """Compose a short, fully cited answer, or a plain abstention."""
+        question, query = parsed.text, parsed.answer_query
         by_id = {d.id: d for d in docs}
-        if passages and passages[0].doc_id in by_id and summary.asks_for_summary(question):
+        if passages and passages[0].doc_id in by_id and parsed.asks_for_summary:
             # "What's this piece about?": the best document's central sentences. No gate: a
             # document that was retrieved can always be summarised.
-            n = summary.sentences_asked(question) or summary.SENTENCES
+            n = parsed.sentences_asked or summary.SENTENCES
             picked = summary.summarize(self.source, passages[0].doc_id, n)
             if picked:
                 citations = [make_citation(i, by_id[s.doc_id], s, score) for i, (s, score) in enumerate(picked, 1)]
                 text = " ".join(f"{as_sentence(c.quote)} [{c.n}]" for c in citations)
                 return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
-        cands = self.candidates(question, query, passages, docs)
+        cands = self.candidates(parsed, passages, docs)
         chosen = self.select(cands)
         if not chosen:
             # Name what the documents never mention, when that is why (looked up only then).
-            unknown = self.unknown_names(question, docs) if cands and cands[0].features["unknown_name"] else []
+            unknown = self.unknown_names(parsed, docs) if cands and cands[0].features["unknown_name"] else []
             text = abstention_text(question, len(docs), unknown)
             return Answer(text, True, [], query, question,
                           passages=passages, answerer=self.name)
         share = {id(c): v for c, v in zip(cands, self.params.shares(cands), strict=True)}
         units: dict[tuple[str, int, int], float] = {}
         for c in chosen:
-            for span in self.quoted(c.span, question):
+            for span in self.quoted(c.span, parsed):
                 key = (span.doc_id, span.start, span.end)
                 units[key] = max(units.get(key, 0.0), share[id(c)])
         citations = [make_citation(i, by_id[d], Span(d, s, e, by_id[d].text[s:e]), score)

@@ -1,6 +1,7 @@
-"""Sentence features for the extractive answerer: term coverage, answer types, novelty.
+"""Sentence features for the extractive answerer: term coverage, answer types found, novelty.
 
-Pure functions over strings and term weights, so each is easy to test and reason about.
+Pure functions over strings and term weights, so each is easy to test and reason about. What a
+question asks for is read once, in question.py; these judge the sentences against it.
 """
 
 from __future__ import annotations
@@ -12,16 +13,6 @@ from functools import lru_cache
 
 import numpy as np
 
-# The kind of thing a question asks for, read from its wording (classic factoid-QA typing).
-_TYPES = [
-    ("number", re.compile(r"\b(how (many|much|long|big|large|often|far|fast|old)|what (percentage|number|amount|size)|"
-                          r"what is the (value|cost|price|number)|how much (money|did|does|is|will))\b", re.I)),
-    ("time", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|month)|since when|how long ago)\b", re.I)),
-    ("person", re.compile(r"\b(who|whom|whose)\b", re.I)),
-    ("identifier", re.compile(r"\b(which|what) (\w+ )?(versions?|generations?|models?|editions?|releases?|"
-                              r"series|chips?|numbers?)\b", re.I)),
-    ("place", re.compile(r"\b(where|which (country|city|state|region|location)|what (country|city|state|location))\b", re.I)),
-]
 _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|trillion|dozen|half|twice"
 _HAS = {
     "number": re.compile(rf"\b\d|\b({_NUMBER_WORDS})\b|%|\$|€|£", re.I),
@@ -40,14 +31,6 @@ _HAS = {
 }
 
 
-def answer_type(question: str) -> str:
-    """'number', 'time', 'person', 'identifier', 'place' or '' when the wording does not say."""
-    for name, pattern in _TYPES:
-        if pattern.search(question):
-            return name
-    return ""
-
-
 def has_type(sentence: str, kind: str, question: str = "") -> bool:
     """Whether a sentence contains something of the asked-for type that the question does not name."""
     if not kind:
@@ -61,66 +44,6 @@ def has_type(sentence: str, kind: str, question: str = "") -> bool:
 def _words(text: str) -> frozenset[str]:
     # Cached: has_type asks about one question once per candidate sentence.
     return frozenset(w.lower() for w in re.findall(r"[\w.-]+", text))
-
-
-# Questions about the document itself rather than what it reports: its headline, where it is
-# from, how it ends.
-_DOC_WORD = r"(article|story|piece|post|document|report|page|text|it|this)"
-_DOC_FIELDS = [
-    ("title", re.compile(rf"\bheadline\b|\b(title|name) of (the |this )?{_DOC_WORD}\b|"
-                         rf"\bwhat is (the |this )?{_DOC_WORD} (called|titled|named)\b", re.I)),
-    ("meta", re.compile(rf"\b(source|outlet|publisher|url|link|website|site) (of|for) (the |this )?{_DOC_WORD}\b|"
-                        rf"\bwhere\b.{{0,20}}\b{_DOC_WORD}\b.{{0,20}}\b(come from|came from|published|appeared?|"
-                        rf"originally)\b|\bwho published (the |this )?{_DOC_WORD}\b", re.I)),
-    # "How does it sum up?" asks for a summary (summary.py), "how does it wrap up / end" for the ending.
-    ("conclusion", re.compile(rf"\b{_DOC_WORD}\b.{{0,30}}\b(wrap|wraps|wrapped) (\w+ ){{0,3}}up\b|"
-                              rf"\b{_DOC_WORD}('s)? (conclusion|final (thought|point|word)s?)\b|"
-                              rf"\bhow does (the |this )?{_DOC_WORD} (end|conclude|close)\b|"
-                              rf"\bwhat does (the |this )?{_DOC_WORD} conclude\s*\??\s*$", re.I)),
-]
-
-
-def document_field(question: str) -> str:
-    """'title', 'meta' (source line) or 'conclusion' when the question asks about the document
-    itself, else ''."""
-    for kind, pattern in _DOC_FIELDS:
-        if pattern.search(question):
-            return kind
-    return ""
-
-
-_DEFINITION = re.compile(r"\b(stands? for|short for|acronym|abbreviation|meaning of|definition of|define)\b|"
-                         r"\bwhat does \w+ mean\b|^\s*what (is|are) (an? |the )?[\w-]+\s*\??\s*$", re.I)
-
-
-def definition_pattern(question: str) -> re.Pattern | None:
-    """For a definitional question ("What does TPU stand for?"), a pattern that finds one of its
-    acronyms spelled out: "Tensor Processing Units (TPUs)" or "TPU (Tensor Processing Unit)".
-    None for any other question."""
-    found = acronyms(question)
-    if not found or not _DEFINITION.search(question):
-        return None
-    a = "|".join(sorted(map(re.escape, found)))
-    return re.compile(rf"\(\s*({a})s?\s*\)|\b({a})s?\s*\((?!\s*({a})s?\b)[A-Za-z]", re.I)
-
-
-# Nouns that name several things at once: a question asking for them wants a whole list.
-_LIST_NOUNS = (r"advantages|benefits|lessons|takeaways|reasons|ways|features|factors|steps|examples|types|kinds|"
-               r"challenges|risks|problems|issues|points|tips|principles|goals|components|parts|elements|"
-               r"strengths|weaknesses|implications|consequences|effects|uses|applications|options|pros|cons")
-_LIST_QUESTION = re.compile(rf"\b(what|which|list|name)\b.*\b(?P<noun>{_LIST_NOUNS})\b|^\s*(list|name|enumerate)\b",
-                            re.I)
-
-
-def asks_for_list(question: str) -> bool:
-    """Whether a question asks for several things ("What advantages do TPUs have?")."""
-    return bool(_LIST_QUESTION.search(question))
-
-
-def list_noun(question: str) -> str:
-    """The plural noun a list question asks for ("advantages"), or ''."""
-    found = _LIST_QUESTION.search(question)
-    return (found.group("noun") or "").lower() if found else ""
 
 
 # "Superior Efficiency: They are engineered for…": a short run of words and a colon opening a
@@ -152,14 +75,6 @@ def coverage(query_weights: dict[str, float], terms: set[str]) -> float:
     return sum(w for t, w in query_weights.items() if fuzzy_match(t, terms)) / total
 
 
-_ACRONYM = re.compile(r"\b([A-Z][A-Z0-9]{1,5})s?\b")
-
-
-def acronyms(text: str) -> set[str]:
-    """Upper-case acronyms in a text, singular and lower-cased ("CEO", "TPUs" -> "ceo", "tpu")."""
-    return {a.lower() for a in _ACRONYM.findall(text)}
-
-
 def novelty(query_weights: dict[str, float], corpus_terms: dict[str, float],
             keep_short: set[str] = frozenset()) -> float:
     """Share of the query's term weight on terms no document contains.
@@ -172,38 +87,6 @@ def novelty(query_weights: dict[str, float], corpus_terms: dict[str, float],
     unseen = [t for t in query_weights
               if (len(t) > 3 or t in keep_short) and not fuzzy_match(t, corpus_terms)]
     return sum(query_weights[t] for t in unseen) / total
-
-
-# A named thing in a question: an acronym (CEO, FLOPS), a code with digits (GPT-5, v6, H100),
-# or a capitalised word inside the sentence (Microsoft). Ordinals and decades ("15th", "1980s")
-# are dates, not names.
-_CODE = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])(?!\d+(st|nd|rd|th|s)$)[\w-]+$")
-_WORDS = re.compile(r"[\w’'-]*\w")
-_SENTENCE_START = ".?!:;\"“‘(—–-"
-
-
-def names(question: str) -> list[str]:
-    """The named things a question is about: acronyms, codes and capitalised words mid-sentence.
-
-    Capitals carry no signal in Title Case (only acronyms and codes count there) nor in SHOUTED
-    text (only codes count).
-    """
-    words = [(re.sub(r"[’']s$", "", m.group()), m.start()) for m in _WORDS.finditer(question)]
-    shouted = sum(w.isupper() and len(w) > 1 for w, _ in words) > len(words) / 2
-    rest = [w for w, _ in words[1:] if not (_ACRONYM.fullmatch(w) or _CODE.match(w))]
-    title_case = sum(w[:1].isupper() for w in rest) > sum(w[:1].islower() for w in rest)
-
-    def named(w: str, pos: int) -> bool:
-        if _CODE.match(w):
-            return True
-        if shouted:
-            return False
-        if _ACRONYM.fullmatch(w):
-            return True
-        starts = not question[:pos].strip() or question[:pos].rstrip()[-1] in _SENTENCE_START
-        return not (title_case or starts) and len(w) > 1 and w[:1].isupper()
-
-    return list(dict.fromkeys(w for w, pos in words if named(w, pos)))
 
 
 def known(term: str, vocabulary: dict[str, float] | set[str]) -> bool:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from .answer import Answer, Citation, as_sentence
 from .documents import Document
 from .errors import ConfigError
+from .question import Question
 from .retrieval import Passage, stopword_set, tokenize
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -145,14 +146,14 @@ class GenerativeAnswerer:
         if hasattr(self.extractive, "warm_up"):
             self.extractive.warm_up(docs)
 
-    def answer(self, question: str, query: str, passages: list[Passage], docs: list[Document]) -> Answer:
+    def answer(self, question: Question, passages: list[Passage], docs: list[Document]) -> Answer:
         """The extractive answer rewritten by the model, or the extractive answer when the model's
         sentences are not backed by the quotes."""
-        base = self.extractive.answer(question, query, passages, docs)
+        base = self.extractive.answer(question, passages, docs)
         base.answerer = self.name
         if base.abstained:
             return base  # nothing to phrase: the refusal stays plain
-        kept = grounded(self.model.complete(prompt(question, base.citations), self.max_tokens),
+        kept = grounded(self.model.complete(prompt(question.text, base.citations), self.max_tokens),
                         base.citations, self.min_support)
         if not kept:
             return base
@@ -161,4 +162,5 @@ class GenerativeAnswerer:
         new = {old: i for i, old in enumerate(used, start=1)}
         citations = [replace(c, n=new[c.n]) for c in base.citations if c.n in new]
         text = " ".join(f"{as_sentence(body)} " + "".join(f"[{new[n]}]" for n in cited) for body, cited in kept)
-        return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
+        return Answer(text, False, citations, question.answer_query, question.text, passages=passages,
+                      answerer=self.name)

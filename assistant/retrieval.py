@@ -12,7 +12,6 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from . import features
 from .chunking import Span
 
 
@@ -158,8 +157,9 @@ class HybridRetriever(BaseRetriever):
         block = self.index.spans(chunk.doc_id).doc.block_at(chunk.start)
         return block is not None and block.kind == "title" and chunk.end <= block.end
 
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
-        """The k best passages for a query."""
+    def search(self, query: str, k: int | None = None, field: str = "") -> list[Passage]:
+        """The k best passages for a query; `field` ("title", "meta", "conclusion": what
+        `Question.document_field` reads) puts the best document's blocks of that field first."""
         k = self.k if k is None else k
         lexical = self.lexical()
         by_id = lexical.by_id
@@ -177,7 +177,6 @@ class HybridRetriever(BaseRetriever):
         best = [*_ranked(content), *_ranked(titles)][:k]
         # "What is the headline?" asks about the document, not its content, and no similarity
         # finds that: the best document's title, source line or last paragraph leads the list.
-        field = features.document_field(query)
         if field and best:
             spans = self.index.spans(by_id[best[0]].doc_id)
             holding = (next((c.id for c in spans.chunks if c.start <= b.start < c.end), None)
@@ -205,5 +204,12 @@ class HybridRetriever(BaseRetriever):
     ) -> list[LCDocument]:
         return [
             LCDocument(page_content=p.text, metadata={k: v for k, v in p.to_dict().items() if k != "text"})
-            for p in self.search(query)
+            for p in self.search(query, field=_field(query))
         ]
+
+
+def _field(query: str) -> str:
+    """The document field a plain query string asks about (LangChain hands the retriever a string)."""
+    from .question import document_field  # imported late: question.py reads the stop words here
+
+    return document_field(query)

@@ -1,11 +1,5 @@
-"""Overview questions ("What's this piece about?", "TL;DR") and the extractive summary that
-answers them: a document's most central sentences, by the centroid of its sentence vectors.
-
-Usage:
-    >>> asks_for_summary("Give me a two-sentence summary."), sentences_asked("Give me a two-sentence summary.")
-    (True, 2)
-    >>> asks_for_summary("What is the TPU about?")
-    False
+"""The extractive summary that answers an overview question ("What's this piece about?", "TL;DR",
+read in question.py): a document's most central sentences, by the centroid of its sentence vectors.
 """
 
 from __future__ import annotations
@@ -17,70 +11,6 @@ import numpy as np
 
 from .chunking import Span
 from .documents import Document
-
-# The words that name the document itself rather than something it reports on.
-DOC_WORDS = frozenset({"article", "articles", "piece", "story", "post", "text", "document", "report", "page",
-                       "this", "it", "that"})
-
-_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-            "nine": 9, "ten": 10, "single": 1, "couple": 2, "few": 3}
-_NUM = r"\d{1,2}|" + "|".join(_NUMBERS)
-_UNIT = r"sentences?|lines?|points?|bullets?|bullet points?|takeaways?|ideas?"
-
-# Wording that asks for an overview. Each cue alone is not enough: "What is the TPU about?" and
-# "Summarize the advantages of TPUs" name a topic inside the document (see asks_for_summary).
-_CUE = re.compile(
-    r"\bsummar(y|ies|i[sz]e[sd]?|i[sz]ing|i[sz]ation)\b|\bsums?\b.{0,25}\bup\b|\bsummed up\b|"
-    r"\b(overview|gist|recap|rundown|synopsis|outline|abstract|tl\W{0,2}dr)\b|"
-    r"\bin a nutshell\b|\bin (short|brief)\b|\bboil(s|ed)? (it |this )?down\b|"
-    r"\b(main|key|major|central|core) (points?|takeaways?|ideas?|messages?|themes?|arguments?)\b|"
-    r"\babout\W*$|"  # "What's it about?" (the question ends there)
-    r"\b(tell|talk) (me |us )?about (the |this )?(article|piece|story|post|text|document|report|page)\b|"
-    r"\bwhat does (the |this )?\w+ (cover|discuss|describe|say|tell( us| me)?)\W*$",
-    re.I,
-)
-
-# Words an overview question may hold besides its cue and the document's name: question and
-# function words, politeness, and how long the summary should be. Any other word is a topic.
-_FILLER_WORDS = """
-a an the of in on for to from with by at as about into up out is are was were be been being am do does did
-done has have had can could would will should shall may might must please pls kindly just quick quickly
-briefly brief short shortly simple simply very really basically mainly mostly overall general
-generally whole entire all everything thing things stuff what whats which how who why where when s
-me us you your i we my our give gives tell tells show get got let lets provide want need like love
-so ok okay hey hi hello then now again and or but also too some any its this that these those there
-here say says said talk talks talking discuss discusses cover covers describe describes explain explains
-summary summaries summarize summarise summarized summarised summarizing summarising summarization
-summarisation sum sums summed overview gist recap rundown synopsis outline abstract tl dr tldr nutshell
-boil boils boiled down main key major central core point points takeaway takeaways idea ideas message
-messages theme themes argument arguments sentence sentences line lines bullet bullets word words
-paragraph form version few couple single one two three four five six seven eight nine ten
-"""
-_FILLER = frozenset(_FILLER_WORDS.split()) | DOC_WORDS
-
-
-def asks_for_summary(question: str) -> bool:
-    """Whether a question asks what the document as a whole says ("What's this piece about?",
-    "Summarize it", "TL;DR", "key takeaways"), not about a topic inside it."""
-    if not _CUE.search(question):
-        return False
-    words = re.findall(r"[a-z]+|\d+", question.lower().replace("’", "'"))
-    # "What is the TPU about?", "Summarize the advantages of TPUs": a topic of its own is a
-    # question about that topic, answered from the passages that discuss it.
-    return all(w in _FILLER or w.isdigit() for w in words)
-
-
-_COUNT = re.compile(rf"\b(?P<n>{_NUM})[\s-]+(?:\w+[\s-]+)?(?:{_UNIT})\b", re.I)
-
-
-def sentences_asked(question: str) -> int | None:
-    """How many sentences an overview question asks for ("two-sentence summary" -> 2), else None."""
-    m = _COUNT.search(question)
-    if not m:
-        return None
-    n = m.group("n").lower()
-    return int(n) if n.isdigit() else _NUMBERS[n]
-
 
 # A sentence too short to stand alone in a summary: a list label, a heading-like fragment.
 MIN_WORDS = 6

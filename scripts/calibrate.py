@@ -41,7 +41,6 @@ sys.path.insert(0, str(ROOT))
 from assistant import Assistant  # noqa: E402
 from assistant import evaluate as ev  # noqa: E402
 from assistant import metrics as m  # noqa: E402
-from assistant.chain import prepare  # noqa: E402
 from assistant.documents import load_path  # noqa: E402
 from assistant.embeddings import model_id  # noqa: E402
 from assistant.extractive import (  # noqa: E402
@@ -56,6 +55,7 @@ from assistant.extractive import (  # noqa: E402
     regime_names,
 )
 from assistant.flat import load_flat  # noqa: E402
+from assistant.question import parse  # noqa: E402
 from assistant.retrieval import Passage  # noqa: E402
 from assistant.squad import FOLDS, TEST_FOLD, benchmarks_dir, fold_of, load_squad, squad_files  # noqa: E402
 
@@ -85,12 +85,12 @@ class Group:
 # -- questions ---------------------------------------------------------------------------------
 
 def article_rows(bot, part: str):
-    """(question, query, answerable, gold spans) for each turn of one part of the gold set."""
+    """(parsed question, answerable, gold spans) for each turn of one part of the gold set."""
     docs = bot.documents
     for group in ev.load_dataset(part=part):
         history: list[tuple[str, str]] = []
         for case in group:
-            yield *prepare(case.question, history), case.answerable, ev.gold_spans(case, docs)
+            yield parse(case.question, history), case.answerable, ev.gold_spans(case, docs)
             history.append((case.question, ""))
 
 
@@ -100,8 +100,7 @@ def flat_rows(docs_by_id, cases):
         gold = [] if c.impossible else [(doc.id, s, e) for s, e in m.find_spans(doc.text, [g.strip() for g in c.gold_sentences])]
         if not c.impossible and not gold:
             continue  # gold sentence not found verbatim: cannot label this row
-        clean, query = prepare(c.question, None)
-        yield clean, query, not c.impossible, gold, doc.id
+        yield parse(c.question), not c.impossible, gold, doc.id
 
 
 def own_passages(bot, doc_id: str, query: str, k: int) -> list[Passage]:
@@ -126,15 +125,16 @@ def collect(bot, rows, k, alone: bool = False, fold: int = -1) -> list[Group]:
     out = []
     docs = bot.documents
     by_id = {d.id: d for d in docs}
-    for question, query, answerable, gold, *doc_id in rows:
-        if not query:  # only instructions to the assistant: the chain retrieves nothing
+    for question, answerable, gold, *doc_id in rows:
+        if not question.query:  # only instructions to the assistant: the chain retrieves nothing
             cands = []
         elif alone:
-            passages = own_passages(bot, doc_id[0], query, k)
-            cands = bot.answerer.candidates(question, query, passages, [by_id[doc_id[0]]])
+            passages = own_passages(bot, doc_id[0], question.query, k)
+            cands = bot.answerer.candidates(question, passages, [by_id[doc_id[0]]])
         else:
-            passages = bot.retriever.with_title(bot.retriever.search(query, k))  # as the chain does
-            cands = bot.answerer.candidates(question, query, passages, docs)
+            # as the chain does
+            passages = bot.retriever.with_title(bot.retriever.search(question.query, k, field=question.query_field))
+            cands = bot.answerer.candidates(question, passages, docs)
         labels = [any(d == c.span.doc_id and m.overlaps((c.span.start, c.span.end), (s, e)) for d, s, e in gold)
                   for c in cands]
         out.append(Group(answerable, cands, labels, fold))
@@ -150,9 +150,8 @@ def collect_squad(cache: Path, embeddings, k: int, sample: int = 1) -> list[Grou
         bot.warm_up()
         rows = []
         for c in [c for c in cases if c.doc_id == doc.id][::sample]:
-            clean, query = prepare(c.question, None)
             gold = [(doc.id, s, e) for s, e in c.spans]
-            rows.append((clean, query, not c.impossible, gold))
+            rows.append((parse(c.question), not c.impossible, gold))
         out += collect(bot, rows, k, fold=fold_of(position))
     return out
 
@@ -312,14 +311,14 @@ def report(groups: list[Group], params: Params) -> dict[str, float]:
 # Hand-written rules whose output is a candidate feature: each can be switched off by zeroing
 # that feature everywhere, refitting, and scoring the held-out sets (`--ablate`).
 RULES = {
-    "answer types: question wording -> number/time/person/identifier/place (features.answer_type, has_type)":
+    "answer types: question wording -> number/time/person/identifier/place (question.answer_type, features.has_type)":
         ("typed", "type_match"),
-    "an acronym spelled out answers 'what does X stand for' (features.definition_pattern)": ("defines",),
+    "an acronym spelled out answers 'what does X stand for' (question.definition_pattern)": ("defines",),
     "a list item's label covers the question (features.item_label)": ("label",),
-    "a lead-in announcing a list with the asked-for noun is the answer (features.list_noun)": ("lead_in",),
-    "questions about the document get its title / source / last paragraph (features.document_field)":
+    "a lead-in announcing a list with the asked-for noun is the answer (question.list_noun)": ("lead_in",),
+    "questions about the document get its title / source / last paragraph (question.document_field)":
         ("field_match",),
-    "a question naming something no document mentions is refused (features.names)": ("unknown_name",),
+    "a question naming something no document mentions is refused (question.names)": ("unknown_name",),
     "share of the question on terms no document has (features.novelty)": ("novel",),
 }
 

@@ -92,5 +92,5 @@ class FixedAnswerer:
     def __init__(self, answer) -> None:
         self.fixed = answer
 
-    def answer(self, question, query, passages, docs):
+    def answer(self, question, passages, docs):
         return replace(self.fixed, citations=list(self.fixed.citations))

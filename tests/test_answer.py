@@ -21,6 +21,7 @@ from assistant.api import Assistant
 from assistant.chunking import Span
 from assistant.documents import Document
 from assistant.extractive import ExtractiveAnswerer, Params
+from assistant.question import parse
 
 CATS = Document("cats", """Cat Care Basics
 
@@ -104,9 +105,9 @@ def test_a_name_no_document_mentions_is_refused_by_name(bot):
     assert_contract(answer, bot.documents)
     # Names the documents do mention, even with a slip, leave the question to the gate.
     known = getattr(bot.answerer, "extractive", bot.answerer).unknown_names
-    assert known("What does Cat Care Basics say about feeding Kitens?", bot.documents) == []
-    assert known("Do Robins or Sparrows sing at Dawn?", bot.documents) == []
-    assert known("Do Robins or Parrots sing at Dawn?", bot.documents) == ["Parrots"]
+    assert known(parse("What does Cat Care Basics say about feeding Kitens?"), bot.documents) == []
+    assert known(parse("Do Robins or Sparrows sing at Dawn?"), bot.documents) == []
+    assert known(parse("Do Robins or Parrots sing at Dawn?"), bot.documents) == ["Parrots"]
 
 
 def test_citation_provenance(bot):
@@ -191,7 +192,7 @@ def test_a_threshold_above_any_support_always_abstains(tmp_path):
 
 def test_the_answerer_has_no_candidates_without_passages(tmp_path):
     bot = Assistant.from_documents(DOCS, index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
-    answer = bot.answerer.answer("How long do cats sleep?", "How long do cats sleep?", [], DOCS)
+    answer = bot.answerer.answer(parse("How long do cats sleep?"), [], DOCS)
     assert answer.abstained and answer.citations == []
 
 
@@ -305,21 +306,21 @@ ITEMS = ["Brush the coat weekly.", "Weigh the cat every month.", "Book a check-u
 
 def test_a_lead_in_ending_in_a_colon_is_quoted_as_its_list_when_several_things_are_asked(tips_bot):
     lead_in = _sentence(tips_bot, "several tips")
-    assert _quotes(tips_bot, tips_bot.answerer.quoted(lead_in, "What tips do vets have?")) == ITEMS
+    assert _quotes(tips_bot, tips_bot.answerer.quoted(lead_in, parse("What tips do vets have?"))) == ITEMS
     # "Who gives the tips?" is answered by the lead-in itself.
-    assert _quotes(tips_bot, tips_bot.answerer.quoted(lead_in, "Who gives owners tips?")) == [
+    assert _quotes(tips_bot, tips_bot.answerer.quoted(lead_in, parse("Who gives owners tips?"))) == [
         "Vets give owners several tips for a healthy cat:"]
 
 
 def test_an_item_brings_its_list_only_when_the_question_asks_for_several_things(tips_bot):
     item = _sentence(tips_bot, "Weigh the cat")
-    assert _quotes(tips_bot, tips_bot.answerer.quoted(item, "What tips do vets give?")) == ITEMS
-    assert _quotes(tips_bot, tips_bot.answerer.quoted(item, "How often should the cat be weighed?")) == ITEMS[1:2]
+    assert _quotes(tips_bot, tips_bot.answerer.quoted(item, parse("What tips do vets give?"))) == ITEMS
+    assert _quotes(tips_bot, tips_bot.answerer.quoted(item, parse("How often should the cat be weighed?"))) == ITEMS[1:2]
 
 
 def test_a_plain_sentence_is_quoted_alone(tips_bot):
     plain = _sentence(tips_bot, "climbing")
-    assert _quotes(tips_bot, tips_bot.answerer.quoted(plain, "What tips do vets give?")) == ["Cats also enjoy climbing."]
+    assert _quotes(tips_bot, tips_bot.answerer.quoted(plain, parse("What tips do vets give?"))) == ["Cats also enjoy climbing."]
 
 
 def test_a_list_answer_cites_every_item(tips_bot):
@@ -346,7 +347,7 @@ Vets give several tips on food:
 def test_a_list_question_is_answered_by_the_list_announced_with_its_noun(tmp_path):
     bot = Assistant.from_documents([FOOD], index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
     question = "What tips do vets give on food?"
-    cands = bot.answerer.candidates(question, question, bot.retrieve(question, k=5), bot.documents)
+    cands = bot.answerer.candidates(parse(question), bot.retrieve(question, k=5), bot.documents)
     assert [c.span.text for c in cands if c.features["lead_in"]] == ["Vets give several tips on food:"]
     answer = bot.ask(question)
     assert [c.quote for c in answer.citations] == ["Feed adult cats twice a day.", "Keep fresh water next to the food."]
@@ -419,7 +420,8 @@ def test_a_pronoun_led_paragraph_leans_on_the_sentence_before(chips_bot):
 def test_a_pronoun_led_sentence_is_matched_with_what_it_leans_on(chips_bot):
     # "accelerators" is only in the lead-in's paragraph: without it the item cannot cover the question.
     question = "Why are the accelerators efficient?"
-    cands = chips_bot.answerer.candidates(question, question, chips_bot.retrieve(question, k=5), chips_bot.documents)
+    cands = chips_bot.answerer.candidates(parse(question), chips_bot.retrieve(question, k=5),
+                                          chips_bot.documents)
     efficiency = next(c for c in cands if "little power" in c.span.text)
     training = next(c for c in cands if "Models train" in c.span.text)
     assert efficiency.features["soft_question"] > training.features["soft_question"]
@@ -430,7 +432,8 @@ def test_a_pronoun_led_sentence_is_matched_with_what_it_leans_on(chips_bot):
 
 def test_a_list_items_label_feature_is_the_share_of_the_question_it_covers(chips_bot):
     question = "Why are the accelerators efficient?"
-    cands = chips_bot.answerer.candidates(question, question, chips_bot.retrieve(question, k=5), chips_bot.documents)
+    cands = chips_bot.answerer.candidates(parse(question), chips_bot.retrieve(question, k=5),
+                                          chips_bot.documents)
     label = {c.span.text: c.features["label"] for c in cands}
     assert label["Superior Efficiency: They use little power per operation."] > 0  # "efficient" ~ "Efficiency"
     assert label["Fast Training: Models train in days, not weeks."] == 0.0  # the label names another point

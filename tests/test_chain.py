@@ -2,194 +2,31 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fakes import CountingEmbeddings
 from langchain_core.runnables import Runnable
 
 from assistant.answer import Answer
 from assistant.api import Assistant
-from assistant.chain import MAX_ANSWER_WORDS, build_chain, is_follow_up, prepare, quotes, rewrite
+from assistant.chain import build_chain
+from assistant.question import Question, parse, rewrite
 
 FIRST = "Which TPU generations is OpenAI using?"
-
-
-@pytest.mark.parametrize(
-    "question",
-    [FIRST, "What are TPUs optimized for?", "Who is OpenAI's CEO?",
-     "Which cloud platform does OpenAI rely on for training?",
-     "What is the headline of the article?", "Where was this article published?",
-     "How did Microsoft react to the deal?",  # "the deal", but the question is about Microsoft
-     "What is the first step to file an appeal?"],  # a first step, not an item of the last answer
-)
-def test_standalone_questions_are_not_follow_ups(question):
-    assert not is_follow_up(question)
-    assert rewrite(question, [(FIRST, "v4 and v5e [1]")]) == question
-
-
-@pytest.mark.parametrize(
-    "question",
-    ["Why are they efficient?", "How fast is it?", "And the cost?", "What about efficiency?",
-     "Why?", "Tell me more about that", "What does the company gain from the deal?",
-     "Tell me more about the second point"],
-)
-def test_follow_ups_get_the_previous_topic(question):
-    assert is_follow_up(question)
-    rewritten = rewrite(question, [(FIRST, "Google’s v4 and v5e TPUs. [1]")])
-    assert rewritten.startswith(question)
-    added = rewritten[len(question):]
-    for word in ("TPU", "generations", "OpenAI"):
-        assert word in added
-    # Function words of the earlier question carry no topic.
-    assert "Which" not in added and " is " not in added
-
-
-def test_no_history_leaves_the_question_alone():
-    assert rewrite("Why are they efficient?", None) == "Why are they efficient?"
-    assert rewrite("Why are they efficient?", []) == "Why are they efficient?"
-    assert rewrite("  Why   are they\nefficient? ", None) == "Why are they efficient?"
-
-
-def test_rewrite_walks_back_through_follow_ups_to_a_standalone_question():
-    history = [("What are TPUs optimized for?", "a"), (FIRST, "b"), ("What about them?", "c")]
-    rewritten = rewrite("Why are they efficient?", history)
-    assert "generations" in rewritten and "OpenAI" in rewritten
-    # It stops at the first standalone question: older topics do not leak in.
-    assert "optimized" not in rewritten
-
-
-def test_rewrite_does_not_repeat_words_the_question_has():
-    question = "How fast are their TPU pods?"
-    assert is_follow_up(question)
-    rewritten = rewrite(question, [(FIRST, "x")])
-    assert rewritten == f"{question} (generations OpenAI using)"
-
-
-def test_answer_from_history_is_ignored_for_the_topic():
-    rewritten = rewrite("Why are they efficient?", [(FIRST, "Zebras gallop")])
-    assert "Zebras" not in rewritten
-
-
-# -- what the previous answer said ------------------------------------------------------
 CHIPS = "What chips does OpenAI get to use?"
-CHIPS_ANSWER = "Google’s Tensor Processing Units are custom accelerators for machine learning. [1]"
 
 
-def test_a_follow_up_borrows_the_words_of_the_previous_answer():
-    rewritten = rewrite("Which versions?", [(CHIPS, CHIPS_ANSWER)])  # no statistics: names first
-    added = rewritten[len("Which versions?"):]
-    assert "Tensor" in added and "Processing" in added
-    # The question leads, then the earlier question's topic, then what was answered.
-    assert rewritten.index("Which versions?") < rewritten.index("chips") < rewritten.index("Tensor")
-    # Markers and function words carry nothing.
-    assert "[1]" not in rewritten and " are " not in added and " for " not in added
-
-
-def test_a_standalone_question_borrows_nothing_from_the_answer():
-    question = "Which cloud platform does OpenAI rely on for training?"
-    assert rewrite(question, [(CHIPS, CHIPS_ANSWER)]) == question
-
-
-def test_an_abstention_lends_no_words_but_an_earlier_answer_on_the_topic_does():
-    refusal = "The article does not say. None of its passages answers “How many?”."
-    rewritten = rewrite("Which versions?", [(CHIPS, refusal)])
-    assert "passages" not in rewritten and "answers" not in rewritten and "article" not in rewritten
-    assert "chips" in rewritten  # the topic still comes from the question
-    # The refusal sits between the answer and the follow-up: the answer still counts.
-    rewritten = rewrite("Which versions?", [(CHIPS, CHIPS_ANSWER), ("How many of them?", refusal)])
-    assert "Tensor" in rewritten and "passages" not in rewritten
-    refusal = "The documents do not say. They never mention “CEO”."
-    assert "CEO" not in rewrite("Which versions?", [(CHIPS, refusal)])
-
-
-def test_an_answer_to_an_older_topic_is_not_borrowed():
-    history = [(CHIPS, CHIPS_ANSWER), ("Which cloud platform does OpenAI rely on for training?",
-                                       "The article does not say.")]
-    rewritten = rewrite("How much does it cost?", history)
-    assert "platform" in rewritten and "Tensor" not in rewritten
-
-
-def test_borrowed_answer_words_are_capped_and_lead_to_other_passages_first():
-    answer = "alpha beta gamma delta epsilon zeta eta theta iota kappa. [1]"
-    # How many passages hold each word: 1 = only the quoted one, which the answer already is.
-    held = {"alpha": 1, "beta": 1, "kappa": 2, "iota": 3, "theta": 5, "gamma": 9}
-    rewritten = rewrite("Why?", [("Tell me the letters of greek", answer)], lambda w: held.get(w, 1))
-    borrowed = rewritten.split("(", 1)[1].rstrip(")").split()[-MAX_ANSWER_WORDS:]
-    # Rarest among the words other passages hold, before words only the quoted passage holds.
-    assert borrowed == ["kappa", "iota", "theta", "gamma"][:MAX_ANSWER_WORDS]
-    assert sum(w in re.findall(r"\w+", rewritten) for w in re.findall(r"\w+", answer)) == MAX_ANSWER_WORDS
-
-
-def test_quotes_split_an_answer_on_its_markers():
-    assert quotes("One thing. [1] Two things. [2] Three: a, b. [3]") == ["One thing.", "Two things.", "Three: a, b."]
-    assert quotes("The first half, [1] and the rest. [1] Another. [2]") == ["The first half, and the rest.", "Another."]
-    assert quotes("The article does not say. None of its passages answers “x”.") == []
-    assert quotes("") == []
-
-
-# -- ordinals: "And the third?" after a list ---------------------------------------------
-ADVANTAGES = ("What advantages do TPUs have?",
-              "Unmatched Performance: TPUs handle AI computations with speed. [1] "
-              "Superior Efficiency: They are engineered for performance per watt. [2] "
-              "Massive Scalability: Google Cloud built supercomputers of TPUs. [3]")
-ITEMS = quotes(ADVANTAGES[1])
-
-
-@pytest.mark.parametrize(("question", "n"), [
-    ("And the third?", 2), ("What about the second one?", 1), ("the last one", 2), ("The first point?", 0),
-    ("Tell me more about the 2nd", 1), ("3rd?", 2), ("And the second advantage?", 1), ("Second?", 1),
-    ("What does the final item mean?", 2),
-])
-def test_an_ordinal_picks_that_quote_of_the_previous_list(question, n):
-    assert rewrite(question, [ADVANTAGES]) .endswith(ITEMS[n])
-    # The answerer judges the item too: "third" is a word no document answers.
-    assert prepare(question, [ADVANTAGES])[0].endswith(ITEMS[n])
-
-
-def test_an_ordinal_keeps_the_questions_own_words_first():
-    assert rewrite("Why is the second one important?", [ADVANTAGES]) == f"important {ITEMS[1]}"
-
-
-def test_an_ordinal_reaches_back_over_a_single_quote_to_the_list():
-    history = [ADVANTAGES, ("And the third?", f"{ITEMS[2]} [1]")]
-    assert rewrite("What about the first one?", history) == ITEMS[0]
-    # A question about an item continues the list's topic, however many words it has.
-    history = [ADVANTAGES, ("Tell me more about the second point", f"{ITEMS[1]} [1]")]
-    assert rewrite("the first one", history) == ITEMS[0]
-
-
-@pytest.mark.parametrize("question", [
-    "Who was the first CEO?",  # a first something, not the list's first item
-    "Which came first?",
-    "And the fifth?",  # the list has three
-    "And the 0th?",
-])
-def test_questions_that_point_at_no_item_are_not_ordinals(question):
-    rewritten = rewrite(question, [ADVANTAGES])
-    assert not any(item in rewritten for item in ITEMS)
-    assert prepare(question, [ADVANTAGES])[0] == question
-
-
-def test_an_ordinal_needs_a_list():
-    single = (CHIPS, CHIPS_ANSWER)
-    assert CHIPS_ANSWER[:20] not in rewrite("And the first one?", [single])
-    refusal = (ADVANTAGES[0], "The article does not say. [1] Nothing. [2]")
-    assert rewrite("And the second one?", [refusal]) != "Nothing."
-
-
-# -- the chain -------------------------------------------------------------------------
 class RecordingAnswerer:
-    """Any object with answer(question, query, passages, docs) plugs into the chain."""
+    """Any object with answer(question, passages, docs) plugs into the chain."""
 
     name = "recording"
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, str, list, list]] = []
+        self.calls: list[tuple[Question, list, list]] = []
 
-    def answer(self, question, query, passages, docs) -> Answer:
-        self.calls.append((question, query, passages, docs))
-        return Answer("Recorded.", True, [], query, question, passages=passages, answerer=self.name)
+    def answer(self, question: Question, passages, docs) -> Answer:
+        self.calls.append((question, passages, docs))
+        return Answer("Recorded.", True, [], question.answer_query, question.text, passages=passages,
+                      answerer=self.name)
 
 
 @pytest.fixture
@@ -217,15 +54,17 @@ def test_the_chain_passes_the_rewritten_query_and_k_passages(bot):
     chain = build_chain(bot.retriever, recorder, lambda: bot.documents)
     answer = chain.invoke({"question": "Why are they efficient?",
                            "history": [(FIRST, "v4 and v5e")], "k": 4})
-    question, query, passages, docs = recorder.calls[0]
-    assert question == "Why are they efficient?"
-    assert query == rewrite(question, [(FIRST, "v4 and v5e")]) != question
+    question, passages, docs = recorder.calls[0]
+    # Parsed once, with the history: the answerer judges the question, fitted on the rewrite.
+    assert question == parse("Why are they efficient?", [(FIRST, "v4 and v5e")], bot.retriever.lexical().frequency)
+    assert question.text == "Why are they efficient?"
+    assert question.answer_query == rewrite(question.text, [(FIRST, "v4 and v5e")]) != question.text
     # The answerer reads the 4 retrieved passages, then the document's title; the answer
     # reports what retrieval returned.
     assert passages[:4] == answer.passages and len(answer.passages) == 4
     assert [p.text for p in passages[4:]] == [bot.documents[0].title]
     assert docs == bot.documents
-    assert answer.query == query and answer.answerer == "recording"
+    assert answer.query == question.query and answer.answerer == "recording"
 
 
 def test_a_custom_answerer_plugs_into_the_assistant(bot):
@@ -234,7 +73,7 @@ def test_a_custom_answerer_plugs_into_the_assistant(bot):
     answer = custom.ask("What are TPUs optimized for?", k=2)
     assert answer.text == "Recorded."
     assert len(answer.passages) == 2
-    assert recorder.calls[0][2][:2] == answer.passages  # then the title, as context
+    assert recorder.calls[0][1][:2] == answer.passages  # then the title, as context
 
 
 def test_chain_batch(bot):

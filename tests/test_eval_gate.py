@@ -24,6 +24,7 @@ from assistant.answer import (
 )
 from assistant.api import Assistant
 from assistant.extractive import ExtractiveAnswerer
+from assistant.question import Question
 
 pytestmark = pytest.mark.integration
 
@@ -39,8 +40,8 @@ class AlwaysAbstain:
 
     name = "always-abstain"
 
-    def answer(self, question: str, query: str, passages, docs) -> Answer:
-        return Answer(abstention_text(question, len(docs)), True, [], query, question,
+    def answer(self, question: Question, passages, docs) -> Answer:
+        return Answer(abstention_text(question.text, len(docs)), True, [], question.answer_query, question.text,
                       passages=passages, answerer=self.name)
 
 
@@ -53,17 +54,17 @@ class WrongSentence:
     def __init__(self, real: ExtractiveAnswerer) -> None:
         self.real = real
 
-    def answer(self, question: str, query: str, passages, docs) -> Answer:
-        cands = self.real.candidates(question, query, passages, docs)
+    def answer(self, question: Question, passages, docs) -> Answer:
+        cands = self.real.candidates(question, passages, docs)
         chosen = self.real.select(cands)
         if not chosen:
-            return AlwaysAbstain().answer(question, query, passages, docs)
+            return AlwaysAbstain().answer(question, passages, docs)
         # Never the sentence the real answerer picked (a rule may pick one the ranker dislikes).
         others = [c for c in cands if c not in chosen] or cands
         worst = min(others, key=lambda c: self.real.params.logit(c.features))
         doc = next(d for d in docs if d.id == worst.span.doc_id)
         cite = make_citation(1, doc, worst.span, 0.0)
-        return Answer(f"{' '.join(cite.quote.split())} [1]", False, [cite], query, question,
+        return Answer(f"{' '.join(cite.quote.split())} [1]", False, [cite], question.answer_query, question.text,
                       passages=passages, answerer=self.name)
 
 

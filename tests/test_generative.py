@@ -13,6 +13,7 @@ from assistant.documents import Document
 from assistant.errors import ConfigError
 from assistant.extractive import ExtractiveAnswerer
 from assistant.generative import GenerativeAnswerer, LlamaCppChat, grounded, prompt, support
+from assistant.question import parse
 
 TPU = Document("tpu", "Google builds TPUs. TPUs are custom accelerators built for machine learning. "
                       "OpenAI uses the v4 and v5e generations.", title="TPUs")
@@ -80,7 +81,7 @@ def base_answer(*citations) -> Answer:
 def test_the_kept_sentences_are_the_answer_and_their_quotes_renumbered():
     model = ScriptedChat("OpenAI uses v4 and v5e [2]. Bananas are blue [1].")
     gen = GenerativeAnswerer(FixedAnswerer(base_answer(ACCEL, GENS)), model)
-    answer = gen.answer("Which TPUs?", "Which TPUs?", [], [TPU])
+    answer = gen.answer(parse("Which TPUs?"), [], [TPU])
     assert answer.text == "OpenAI uses v4 and v5e. [1]"
     assert [(c.n, c.quote) for c in answer.citations] == [(1, GENS.quote)]
     assert answer.answerer == "generative"
@@ -91,7 +92,7 @@ def test_the_kept_sentences_are_the_answer_and_their_quotes_renumbered():
 def test_an_ungrounded_draft_falls_back_to_the_extractive_answer():
     base = base_answer(ACCEL)
     gen = GenerativeAnswerer(FixedAnswerer(base), ScriptedChat("TPUs were invented in 1850 by Edison [1]."))
-    answer = gen.answer("What are TPUs?", "What are TPUs?", [], [TPU])
+    answer = gen.answer(parse("What are TPUs?"), [], [TPU])
     assert (answer.text, answer.citations) == (base.text, base.citations)
     assert check_citations(answer, [TPU]) == []
 
@@ -99,7 +100,7 @@ def test_an_ungrounded_draft_falls_back_to_the_extractive_answer():
 def test_an_abstention_never_reaches_the_model():
     model = ScriptedChat("Anything [1].")
     gen = GenerativeAnswerer(FixedAnswerer(Answer("The article does not say.", True, [], "q", "q")), model)
-    answer = gen.answer("Who is the CEO?", "Who is the CEO?", [], [TPU])
+    answer = gen.answer(parse("Who is the CEO?"), [], [TPU])
     assert answer.abstained and answer.text == "The article does not say." and model.sent == []
 
 

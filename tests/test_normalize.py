@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.chain import prepare
 from assistant.normalize import expand_chat_speak, normalize, strip_instructions
+from assistant.question import parse
 
 
 @pytest.mark.parametrize(("question", "clean"), [
@@ -37,7 +37,8 @@ def test_ordinary_questions_are_left_alone(question):
 ])
 def test_a_question_made_only_of_instructions_leaves_nothing_to_look_up(question):
     assert normalize(question) == ""
-    assert prepare(question, [("Which chips does Google make?", "TPUs [1]")]) == ("", "")
+    parsed = parse(question, [("Which chips does Google make?", "TPUs [1]")])
+    assert (parsed.clean, parsed.query, parsed.answer_query) == ("", "", "")
 
 
 @pytest.mark.parametrize(("question", "clean"), [
@@ -63,10 +64,10 @@ def test_normalize_never_crashes_and_never_grows_whitespace(text):
     assert out == " ".join(out.split())
 
 
-def test_prepare_cleans_the_question_and_the_history():
-    clean, query = prepare("y r they efficient", [("wat chips does google make", "TPUs [1]")])
-    assert clean == "why are they efficient"
-    assert "chips" in query and "google" in query and "wat" not in query
+def test_parse_cleans_the_question_and_the_history():
+    parsed = parse("y r they efficient", [("wat chips does google make", "TPUs [1]")])
+    assert parsed.clean == parsed.text == "why are they efficient"
+    assert "chips" in parsed.query and "google" in parsed.query and "wat" not in parsed.query
 
 
 @pytest.mark.parametrize("question", ["What is a system prompt?", "How do people jailbreak phones?",

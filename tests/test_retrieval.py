@@ -13,6 +13,7 @@ from langchain_core.retrievers import BaseRetriever
 from assistant.api import Assistant
 from assistant.chunking import Span
 from assistant.documents import load_file
+from assistant.question import parse
 from assistant.retrieval import (
     HybridRetriever,
     LexicalIndex,
@@ -161,7 +162,7 @@ def test_with_title_adds_the_best_documents_title_once(bot, article):
     context = bot.retriever.with_title(passages)
     assert context[:3] == passages
     assert [(p.start, p.end) for p in context[3:]] == [(title.start, title.end)]
-    headline = bot.retriever.search("What is the headline of the article?", 3)
+    headline = bot.retriever.search("What is the headline of the article?", 3, field="title")
     assert bot.retriever.with_title(headline) == headline  # already there
     assert bot.retriever.with_title([]) == []
     # A retriever that has not searched yet knows the titles too.
@@ -176,8 +177,11 @@ def test_with_title_adds_the_best_documents_title_once(bot, article):
 def test_a_question_about_the_document_retrieves_that_part_first(bot, article, question, field):
     # No similarity finds "the headline"; the document's structure does.
     block = article.field_blocks(field)[0]
-    passages = bot.retriever.search(question, 3)
+    passages = bot.retriever.search(question, 3, field=parse(question).document_field)
     assert passages[0].start <= block.start < passages[0].end
+    assert bot.retrieve(question, 3) == passages  # the API reads the question for the retriever
+    first = bot.retriever.invoke(question)[0].metadata  # so does LangChain's plain-string entry
+    assert first["start"] <= block.start < first["end"]
     assert len({(p.start, p.end) for p in passages}) == 3
 
 

@@ -11,12 +11,8 @@ from assistant.answer import check_citations
 from assistant.api import Assistant
 from assistant.chunking import Span
 from assistant.documents import Document, load_file
-from assistant.summary import (
-    asks_for_summary,
-    central_sentences,
-    sentences_asked,
-    summary_candidates,
-)
+from assistant.question import asks_for_summary, sentences_asked
+from assistant.summary import central_sentences, summary_candidates
 
 SUMMARY_QUESTIONS = [
     "What's this piece about?",

@@ -18,6 +18,7 @@ from assistant.chunking import sentences
 from assistant.config import Settings
 from assistant.embeddings import get_embeddings
 from assistant.index import Index
+from assistant.question import Question
 from assistant.retrieval import Passage
 
 # Question keyword -> phrases; each phrase selects the article sentence that contains it.
@@ -43,8 +44,8 @@ class ScriptedAnswerer:
         self.script = {key.lower(): list(phrases) for key, phrases in script.items()}
         self.questions: list[str] = []  # every question asked, in order
 
-    def answer(self, question: str, query: str, passages: list[Passage],
-               docs: list[Document]) -> Answer:
+    def answer(self, parsed: Question, passages: list[Passage], docs: list[Document]) -> Answer:
+        question, query = parsed.text, parsed.answer_query
         self.questions.append(question)
         phrases = next((p for key, p in self.script.items() if key in question.lower()), None)
         if phrases is None:
