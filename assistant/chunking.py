@@ -76,7 +76,8 @@ def sentence_spans_in(text: str, start: int = 0, end: int | None = None) -> list
 
 
 # Words that stand for a subject named elsewhere: a sentence opening with one leans on what came
-# before it ("They are engineered for…"). The one list; the answerer and the encoder's context use it.
+# before it ("They are engineered for…"). The one list: the answerer, the encoder's context, the
+# summary (summary.py) and the follow-up test (question.py) build on it.
 PRONOUNS = ("it", "its", "they", "their", "he", "she", "his", "her")
 # Words that point back at a whole statement ("This specialization results in…").
 DEMONSTRATIVES = ("this", "these", "those", "that", "such")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .chunking import Span
+from .chunking import PRONOUNS, Span
 from .documents import Document
 
 # A sentence too short to stand alone in a summary: a list label, a heading-like fragment.
@@ -46,9 +46,11 @@ def centrality(vectors: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
 
 # A sentence that opens by leaning on the one before ("Furthermore, it underscores…", "They
 # are…") reads as a non sequitur once quoted apart from it.
+# The leaning words are chunking's pronouns plus "them" (and "it's", which "it" already covers).
+_LEANING_WORDS = PRONOUNS + ("it's", "it’s", "them")
 _LEANS = re.compile(r"^\W*(?:(?:furthermore|moreover|additionally|also|however|but|and|so|thus|"
                     r"therefore|still|yet|similarly|likewise|in addition|as a result)\b\W*)?"
-                    r"(?:it|its|it's|it’s|they|them|their|he|she|his|her)\b", re.I)
+                    rf"(?:{'|'.join(_LEANING_WORDS)})\b", re.I)
 
 
 def central_sentences(sentences: Sequence[Span], vectors: Sequence[np.ndarray] | np.ndarray, n: int = 4,
