@@ -1,0 +1,76 @@
+"""scripts/calibrate.py's choices: the threshold under the false-abstention cap, the margin under
+the length budget, on small hand-made curves and groups."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def calibrate():
+    spec = importlib.util.spec_from_file_location("calibrate", ROOT / "scripts" / "calibrate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["calibrate"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def curves_for(calibrate, accuracy_at, false_abstention_at):
+    t = calibrate.THRESHOLDS
+    return np.array([accuracy_at(x) for x in t]), np.array([false_abstention_at(x) for x in t])
+
+
+def test_the_most_accurate_threshold_without_a_cap(calibrate):
+    # Accuracy peaks at 0.6; refusing answerable questions grows with the threshold.
+    curve = curves_for(calibrate, lambda x: 1 - abs(x - 0.6), lambda x: x)
+    t, acc = calibrate.best_threshold([curve], n=1000, tolerance=0.0, max_false_abstention=1.0)
+    assert t == pytest.approx(0.6) and acc == pytest.approx(1.0)
+
+
+def test_the_cap_on_false_abstention_lowers_the_threshold(calibrate):
+    curve = curves_for(calibrate, lambda x: 1 - abs(x - 0.6), lambda x: x)
+    t, _ = calibrate.best_threshold([curve], n=1000, tolerance=0.0, max_false_abstention=0.3)
+    assert t == pytest.approx(0.3)
+
+
+def test_sets_sharing_a_setting_weigh_the_same(calibrate):
+    # One set wants 0.2, the other 0.8: averaged, the curve is flat between, and ties answer more.
+    low = curves_for(calibrate, lambda x: 1 - abs(x - 0.2), lambda x: 0.0)
+    high = curves_for(calibrate, lambda x: 1 - abs(x - 0.8), lambda x: 0.0)
+    t, acc = calibrate.best_threshold([low, high], n=1000, tolerance=0.0, max_false_abstention=1.0)
+    assert t == pytest.approx(0.2) and acc == pytest.approx(0.7)
+
+
+def test_no_threshold_meets_the_cap_answers_the_most(calibrate):
+    curve = curves_for(calibrate, lambda x: x, lambda x: 0.5)
+    t, _ = calibrate.best_threshold([curve], n=1000, tolerance=0.0, max_false_abstention=0.1)
+    assert t == pytest.approx(calibrate.THRESHOLDS[0])
+
+
+def group(calibrate, hits: dict[float, bool], lengths: dict[float, int]):
+    g = calibrate.Group(answerable=True, cands=[object()], labels=[True])
+    g.hit, g.length = hits, lengths
+    return g
+
+
+def test_the_margin_brings_gold_in_within_the_length_budget(calibrate):
+    margins = calibrate.MARGINS
+    # A wider margin finds the gold more often, and answers grow 100 characters a step.
+    groups = [group(calibrate, {m: k >= i for k, m in enumerate(margins)},
+                    {m: 100 * (k + 1) for k, m in enumerate(margins)}) for i in range(len(margins))]
+    assert calibrate.choose_margin([groups], budget=10_000) == margins[-1]
+    assert calibrate.choose_margin([groups], budget=300) == margins[2]
+    assert calibrate.choose_margin([groups], budget=50) == margins[0]  # nothing fits: the narrowest
+
+
+def test_equal_hit_rates_keep_the_narrower_margin(calibrate):
+    margins = calibrate.MARGINS
+    groups = [group(calibrate, dict.fromkeys(margins, True), dict.fromkeys(margins, 10))]
+    assert calibrate.choose_margin([groups], budget=300) == margins[0]
