@@ -168,8 +168,11 @@ def _place(section: str, content: str, guess: int, prev_start: int, prev_end: in
 
     if fits(guess):
         return guess
+    # Chunks follow one another: the next one starts no later than the previous one's end, past
+    # whitespace. A copy further on is other text; a piece the previous chunk already holds
+    # (the splitter re-emits one now and then) places nowhere (-1) and is dropped.
     at = section.find(content, max(prev_start, 0))
-    while at >= 0 and not fits(at):
+    while at >= 0 and not (fits(at) and not section[prev_end:at].strip()):
         at = section.find(content, at + 1)
     return at
 

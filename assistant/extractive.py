@@ -36,10 +36,10 @@ class SpanSource(Protocol):
 
 
 FEATURES = ("dense", "dense_question", "lex", "lex_question", "lex_context", "chunk_dense",
-            "rank_prior", "heading", "typed", "type_match", "soft", "soft_question", "defines", "label")
+            "rank_prior", "heading", "typed", "type_match", "soft", "soft_question")
 
 # Question-level features for the answer/abstain gate, read off the scored candidates.
-GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak", "novel",
+GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak",
                  "top_chunk_dense", "type_missing", "top_soft", "top_soft_weakest", "soft_peak")
 
 # The same scores mean different things in different settings, so every feature also gets a
@@ -75,7 +75,7 @@ def regime_names(names: tuple[str, ...]) -> tuple[str, ...]:
 # rank by how well a sentence covers the question, answer when it covers every question term.
 _DEFAULT_WEIGHTS = {"dense_question": 2.0, "lex_question": 2.0, "soft_question": 2.0, "lex_context": 0.5,
                     "rank_prior": 0.5, "type_match": 1.0}
-_DEFAULT_GATE = {"top_soft_weakest": 3.0, "best_lex": 3.0, "novel": -3.0, "type_missing": -1.0}
+_DEFAULT_GATE = {"top_soft_weakest": 3.0, "best_lex": 3.0, "type_missing": -1.0}
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,6 @@ class Params:
     # Each setting has its own operating point: the threshold moves by shift * regime value.
     threshold_shift: dict[str, float] = field(default_factory=dict)
     margin: float = 0.15  # extra sentences must be within this softmax share of the best one
-    # Share of the question's weight on terms no document contains ("CEO", "Microsoft")
-    # at or above which the documents cannot be about it: abstain outright.
-    novel_limit: float = 0.5
     max_sentences: int = 3
 
     @classmethod
@@ -152,7 +149,6 @@ def gate_features(cands: list[Candidate], p: Params) -> dict[str, float]:
         "lex_peak": _peak([c.features["lex_question"] for c in cands]),
         "soft_peak": _peak([c.features["soft_own"] for c in cands]),
         "top_chunk_dense": max(c.features["chunk_dense"] for c in cands),
-        "novel": best["novel"],
         "type_missing": 1.0 if best["typed"] and not any(c.features["type_match"] for c in top) else 0.0,
         # The question term the chosen sentence covers worst: "signed" in "When was it signed?"
         # finds no counterpart in a sentence that otherwise matches the topic.
@@ -222,7 +218,6 @@ class ExtractiveAnswerer:
         def weights(text: str) -> dict[str, float]:
             return {t: idf.get(t, unseen) for t in set(as_documents_spell(tokenize([text])[0], idf))}
 
-        novel = features.novelty(weights(question), idf, parsed.acronyms)
         unknown = 1.0 if self.unknown_names(parsed, docs) else 0.0
         # Coverage counts only terms some document has: a word no sentence contains cannot
         # tell sentences apart, and would only drown the words that can.
@@ -260,8 +255,6 @@ class ExtractiveAnswerer:
         qq_vec = q_vec if question == query else np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         dense_floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
         contexts = {(p.doc_id, p.start): set(tokenize([p.text])[0]) for p in passages}
-        spelled_out = parsed.definition  # "What does TPU stand for?"
-        wanted = set(tokenize([parsed.list_noun])[0])  # "What advantages…?" -> {"advantag"}
         # A sentence opening with a pronoun ("They are engineered for…") is matched together with
         # the sentence it leans on: that one names what "they" are.
         leans = {s.id: self.referent(s) for s in spans}
@@ -280,8 +273,6 @@ class ExtractiveAnswerer:
             terms = set(toks)
             doc = self.source.spans(s.doc_id).doc
             block = doc.block_at(s.start)
-            # A list item's label ("Superior Efficiency: …") names the item's point.
-            label = features.item_label(s.text) if block is not None and block.kind == "item" else ""
             # Ranking reads a pronoun-led sentence with what it leans on; the gate judges what the
             # quoted sentence says by itself (context names "they", it answers nothing more).
             soft_own, soft_weakest = features.soft_match(qq_tok, own_tok, stopword_set())
@@ -295,7 +286,6 @@ class ExtractiveAnswerer:
                 "chunk_dense": passage.dense_score if passage.dense_score is not None else dense_floor,
                 "rank_prior": 1.0 / (1 + doc_rank[s.doc_id]),
                 "heading": 1.0 if block is not None and block.kind in ("title", "meta") else 0.0,
-                "novel": novel,
                 "unknown_name": unknown,
                 "typed": 1.0 if kind else 0.0,
                 "type_match": 1.0 if kind and features.has_type(s.text, kind, question) else 0.0,
@@ -304,9 +294,6 @@ class ExtractiveAnswerer:
                 "soft_own": soft_own,
                 "soft_weakest": soft_weakest,
                 "field_match": 1.0 if s.id in asked else 0.0,
-                "defines": 1.0 if spelled_out and spelled_out.search(s.text) else 0.0,
-                "label": features.coverage(qq_w, set(tokenize([label])[0])) if label else 0.0,
-                "lead_in": 1.0 if wanted and wanted <= terms and list_after(doc, s) else 0.0,
             }, FEATURES, regimes)))
         return out
 
@@ -337,14 +324,9 @@ class ExtractiveAnswerer:
         cutoff = p.cutoff(first)
         # A cutoff at or below 0 lets every question through: the gate need not be computed
         # (scripts/calibrate.py asks for the chosen sentences that way, thousands of times).
-        if first["unknown_name"] or first["novel"] >= p.novel_limit or (
+        if first["unknown_name"] or (
                 cutoff > 0 and p.answerable(gate_features(cands, p)) < cutoff):
             return []
-        # "What advantages…?" and a sentence announcing "several key advantages:" before a list:
-        # that list is the answer, whatever single item scores best.
-        lead_ins = [c for c in cands if c.features.get("lead_in")]
-        if lead_ins:
-            return [max(lead_ins, key=lambda c: p.logit(c.features))]
         scored = sorted(zip(p.shares(cands), cands, strict=True), key=lambda x: -x[0])
         floor = scored[0][0] - p.margin
         chosen = [c for prob, c in scored[: p.max_sentences] if prob >= floor]

@@ -1,4 +1,4 @@
-"""Sentence features for the extractive answerer: term coverage, answer types found, novelty.
+"""Sentence features for the extractive answerer: term coverage, answer types found.
 
 Pure functions over strings and term weights, so each is easy to test and reason about. What a
 question asks for is read once, in question.py; these judge the sentences against it.
@@ -73,20 +73,6 @@ def coverage(query_weights: dict[str, float], terms: set[str]) -> float:
     if not total:
         return 0.0
     return sum(w for t, w in query_weights.items() if fuzzy_match(t, terms)) / total
-
-
-def novelty(query_weights: dict[str, float], corpus_terms: dict[str, float],
-            keep_short: set[str] = frozenset()) -> float:
-    """Share of the query's term weight on terms no document contains.
-
-    Short terms only count when they are acronyms (keep_short): "CEO" is a topic, "wat" is chat-speak.
-    """
-    total = sum(query_weights.values())
-    if not total:
-        return 0.0
-    unseen = [t for t in query_weights
-              if (len(t) > 3 or t in keep_short) and not fuzzy_match(t, corpus_terms)]
-    return sum(query_weights[t] for t in unseen) / total
 
 
 def known(term: str, vocabulary: dict[str, float] | set[str]) -> bool:

@@ -39,12 +39,9 @@ class Question:
     document_field: str  # "title", "meta" or "conclusion" when it asks about the document itself
     query_field: str  # the same read off the query: a follow-up's borrowed topic may name one ("headline")
     asks_for_list: bool
-    list_noun: str  # "advantages" in "What advantages do TPUs have?"
     asks_for_summary: bool
     sentences_asked: int | None  # "a two-sentence summary" -> 2
     names: tuple[str, ...]  # "Microsoft", "GPT-5": what it is about, by name
-    acronyms: frozenset[str]  # lower-cased and singular: "TPUs" -> "tpu"
-    definition: re.Pattern | None  # for "What does TPU stand for?": finds the acronym spelled out
 
 
 def parse(question: str, history: History | None = None,
@@ -73,9 +70,9 @@ def parse(question: str, history: History | None = None,
         asked=question, clean=clean, text=text, query=query, answer_query=answer_query,
         follow_up=bool(clean) and is_follow_up(clean), item=item, topic_words=tuple(_content(text)),
         answer_type=answer_type(text), document_field=document_field(text), query_field=document_field(query),
-        asks_for_list=asks_for_list(text), list_noun=list_noun(text),
+        asks_for_list=asks_for_list(text),
         asks_for_summary=asks_for_summary(text), sentences_asked=sentences_asked(text),
-        names=tuple(names(text)), acronyms=frozenset(acronyms(text)), definition=definition_pattern(text),
+        names=tuple(names(text)),
     )
 
 
@@ -127,29 +124,6 @@ def document_field(question: str) -> str:
     return ""
 
 
-_ACRONYM = re.compile(r"\b([A-Z][A-Z0-9]{1,5})s?\b")
-
-
-def acronyms(text: str) -> set[str]:
-    """Upper-case acronyms in a text, singular and lower-cased ("CEO", "TPUs" -> "ceo", "tpu")."""
-    return {a.lower() for a in _ACRONYM.findall(text)}
-
-
-_DEFINITION = re.compile(r"\b(stands? for|short for|acronym|abbreviation|meaning of|definition of|define)\b|"
-                         r"\bwhat does \w+ mean\b|^\s*what (is|are) (an? |the )?[\w-]+\s*\??\s*$", re.I)
-
-
-def definition_pattern(question: str) -> re.Pattern | None:
-    """For a definitional question ("What does TPU stand for?"), a pattern that finds one of its
-    acronyms spelled out: "Tensor Processing Units (TPUs)" or "TPU (Tensor Processing Unit)".
-    None for any other question."""
-    found = acronyms(question)
-    if not found or not _DEFINITION.search(question):
-        return None
-    a = "|".join(sorted(map(re.escape, found)))
-    return re.compile(rf"\(\s*({a})s?\s*\)|\b({a})s?\s*\((?!\s*({a})s?\b)[A-Za-z]", re.I)
-
-
 # Nouns that name several things at once: a question asking for them wants a whole list.
 _LIST_NOUNS = (r"advantages|benefits|lessons|takeaways|reasons|ways|features|factors|steps|examples|types|kinds|"
                r"challenges|risks|problems|issues|points|tips|principles|goals|components|parts|elements|"
@@ -163,12 +137,7 @@ def asks_for_list(question: str) -> bool:
     return bool(_LIST_QUESTION.search(question))
 
 
-def list_noun(question: str) -> str:
-    """The plural noun a list question asks for ("advantages"), or ''."""
-    found = _LIST_QUESTION.search(question)
-    return (found.group("noun") or "").lower() if found else ""
-
-
+_ACRONYM = re.compile(r"\b([A-Z][A-Z0-9]{1,5})s?\b")
 # A named thing in a question: an acronym (CEO, FLOPS), a code with digits (GPT-5, v6, H100),
 # or a capitalised word inside the sentence (Microsoft). Ordinals and decades ("15th", "1980s")
 # are dates, not names.

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -61,7 +60,6 @@ from assistant.squad import FOLDS, TEST_FOLD, benchmarks_dir, fold_of, load_squa
 
 BENCHMARKS = benchmarks_dir()
 MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
-NOVEL_LIMITS = (0.2, 0.3, 0.4, 0.5, 1.01)
 THRESHOLDS = np.round(np.arange(0.05, 0.95, 0.01), 2)
 # In the one-article setting (the product's: a reader asking one article) at most this share of
 # the answerable fit questions may be refused: a reader would rather get an answer than a
@@ -87,7 +85,6 @@ class Group:
     p: float = 0.0
     forced: bool = False
     blocked: bool = False
-    novel: float = 0.0
     regime: dict = field(default_factory=dict)
     credit: dict = field(default_factory=dict)
     hit: dict = field(default_factory=dict)  # per margin: whether a chosen sentence is on gold evidence
@@ -193,7 +190,7 @@ def prepare_groups(groups: list[Group], params: Params) -> None:
     """What the threshold search needs, computed once per ranker and gate: P(answerable), the
     rules that decide before the gate, and the gold share of the sentences chosen per margin."""
     picker = ExtractiveAnswerer.__new__(ExtractiveAnswerer)
-    open_gate = replace(params, threshold=-1.0, threshold_shift={}, novel_limit=math.inf)
+    open_gate = replace(params, threshold=-1.0, threshold_shift={})
     for g in groups:
         if not g.cands:
             g.p, g.forced, g.blocked, g.credit = 0.0, False, True, dict.fromkeys(MARGINS, 0.0)
@@ -202,7 +199,6 @@ def prepare_groups(groups: list[Group], params: Params) -> None:
         first = g.cands[0].features
         g.forced = any(c.features.get("field_match") for c in g.cands)
         g.blocked = bool(first["unknown_name"])
-        g.novel = first["novel"]
         g.regime = {r: first.get(r, 0.0) for r in ("many", "whole")}
         g.p = params.answerable(gate_features(g.cands, params))
         label = {id(c): lab for c, lab in zip(g.cands, g.labels, strict=True)}
@@ -220,7 +216,7 @@ def answered(g: Group, params: Params) -> bool:
         return False
     if g.forced:
         return True
-    return not g.blocked and g.novel < params.novel_limit and g.p >= params.cutoff(g.regime)
+    return not g.blocked and g.p >= params.cutoff(g.regime)
 
 
 def accuracy(groups: list[Group], params: Params) -> dict[str, float]:
@@ -328,22 +324,16 @@ def fit(train: dict[str, list[Group]], settings: dict[str, str | None], toleranc
 
     # The margin: the one whose answers most often hold the gold evidence within the length budget.
     margin = choose_margin(list(train.values()))
-    # Each setting gets its own threshold, on its own data; margin and the novelty rule are shared.
+    # Each setting gets its own threshold, on its own data; the margin is shared.
     by_setting: dict[str | None, list[str]] = {}
     for name, setting in settings.items():
         by_setting.setdefault(setting, []).append(name)
-    best = None
-    for novel_limit in NOVEL_LIMITS:
-        trial = replace(params, margin=margin, novel_limit=novel_limit)
-        chosen = {setting: best_threshold([curve(train[n], trial) for n in members],
-                                          min(len(train[n]) for n in members), tolerance, caps.get(setting, 1.0))
-                  for setting, members in by_setting.items()}
-        objective = sum(a for _, a in chosen.values()) / len(chosen)
-        if best is None or objective > best[0] + 1e-9:
-            base = chosen[None][0]
-            shift = {setting: round(t - base, 2) for setting, (t, _) in chosen.items() if setting}
-            best = (objective, replace(trial, threshold=base, threshold_shift=shift))
-    return best[1]
+    params = replace(params, margin=margin)
+    chosen = {setting: best_threshold([curve(train[n], params) for n in members],
+                                      min(len(train[n]) for n in members), tolerance, caps.get(setting, 1.0))[0]
+              for setting, members in by_setting.items()}
+    shift = {setting: round(t - chosen[None], 2) for setting, t in chosen.items() if setting}
+    return replace(params, threshold=chosen[None], threshold_shift=shift)
 
 
 def choose_margin(sets: list[list[Group]], budget: float = LENGTH_BUDGET) -> float:
@@ -375,13 +365,9 @@ def report(groups: list[Group], params: Params) -> dict[str, float]:
 RULES = {
     "answer types: question wording -> number/time/person/identifier/place (question.answer_type, features.has_type)":
         ("typed", "type_match"),
-    "an acronym spelled out answers 'what does X stand for' (question.definition_pattern)": ("defines",),
-    "a list item's label covers the question (features.item_label)": ("label",),
-    "a lead-in announcing a list with the asked-for noun is the answer (question.list_noun)": ("lead_in",),
     "questions about the document get its title / source / last paragraph (question.document_field)":
         ("field_match",),
     "a question naming something no document mentions is refused (question.names)": ("unknown_name",),
-    "share of the question on terms no document has (features.novelty)": ("novel",),
 }
 
 
@@ -492,7 +478,7 @@ def main() -> None:
         "data": digest([ev.DEFAULT_DATASET, clapnq, *squad_files(BENCHMARKS)]),
         "params": {"weights": params.weights, "gate_weights": params.gate_weights,
                    "gate_bias": params.gate_bias, "threshold": params.threshold,
-                   "threshold_shift": params.threshold_shift, "novel_limit": params.novel_limit,
+                   "threshold_shift": params.threshold_shift,
                    "margin": params.margin, "max_sentences": params.max_sentences},
         "fit_data_in_sample": fitted,
         "held_out": held_out,

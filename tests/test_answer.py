@@ -330,36 +330,6 @@ def test_a_list_answer_cites_every_item(tips_bot):
     assert [c.quote for c in answer.citations] == ITEMS
 
 
-FOOD = Document("food", """Cat Food
-
-Owners report a few problems with cat food:
-
-- Healthy cat food costs more than other cat food.
-- Cats refuse new food.
-
-Vets give several tips on food:
-
-- Feed adult cats twice a day.
-- Keep fresh water next to the food.
-""", title="Cat Food")
-
-
-def test_a_list_question_is_answered_by_the_list_announced_with_its_noun(tmp_path):
-    bot = Assistant.from_documents([FOOD], index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
-    question = "What tips do vets give on food?"
-    cands = bot.answerer.candidates(parse(question), bot.retrieve(question, k=5), bot.documents)
-    assert [c.span.text for c in cands if c.features["lead_in"]] == ["Vets give several tips on food:"]
-    answer = bot.ask(question)
-    assert [c.quote for c in answer.citations] == ["Feed adult cats twice a day.", "Keep fresh water next to the food."]
-    # The rule itself: an announcing lead-in wins over a sentence that scores higher.
-    item, lead_in = (next(c for c in cands if text in c.span.text) for text in ("Healthy cat food", "several tips"))
-    item.features["lex_question"], lead_in.features["lex_question"] = 5.0, 0.0
-    p = Params(gate_weights={}, gate_bias=5.0, novel_limit=1.01)
-    assert bot.answerer.select([item, lead_in], p) == [lead_in]
-    lead_in.features["lead_in"] = 0.0
-    assert bot.answerer.select([item, lead_in], p) == [item]
-
-
 def test_a_question_about_the_document_itself_cites_its_title(bot):
     answer = bot.ask("What is the headline of the article about cats sleeping?")
     assert not answer.abstained, answer.text
@@ -428,13 +398,3 @@ def test_a_pronoun_led_sentence_is_matched_with_what_it_leans_on(chips_bot):
     assert efficiency.features["soft_question"] == pytest.approx(1.0, abs=1e-3)  # every question word found
     # The gate still judges the sentence alone.
     assert efficiency.features["soft_own"] < efficiency.features["soft_question"]
-
-
-def test_a_list_items_label_feature_is_the_share_of_the_question_it_covers(chips_bot):
-    question = "Why are the accelerators efficient?"
-    cands = chips_bot.answerer.candidates(parse(question), chips_bot.retrieve(question, k=5),
-                                          chips_bot.documents)
-    label = {c.span.text: c.features["label"] for c in cands}
-    assert label["Superior Efficiency: They use little power per operation."] > 0  # "efficient" ~ "Efficiency"
-    assert label["Fast Training: Models train in days, not weeks."] == 0.0  # the label names another point
-    assert label["Custom accelerators are optimized for matrix math."] == 0.0  # not a list item

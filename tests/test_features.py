@@ -88,11 +88,6 @@ def test_fuzzy_match_and_coverage():
     assert features.coverage({}, {"tpu"}) == 0.0
 
 
-def test_novelty_counts_unseen_long_words_and_acronyms_only():
-    weights = {"ceo": 1.0, "wat": 1.0, "google": 2.0}
-    assert features.novelty(weights, {"google": 1.0}, {"ceo"}) == pytest.approx(1 / 4)
-
-
 @pytest.mark.parametrize(("item", "label"), [
     ("Superior Efficiency: They are engineered for maximum performance per watt.", "Superior Efficiency"),
     ("**Massive Scalability**: Google Cloud scales.", "Massive Scalability"),

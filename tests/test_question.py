@@ -187,16 +187,15 @@ def test_answer_type(question, kind):
     assert q.answer_type(question) == kind
 
 
-@pytest.mark.parametrize(("question", "noun"), [
-    ("What advantages do TPUs have?", "advantages"),
-    ("List the steps to follow.", "steps"),
-    ("Which Lessons does it draw?", "lessons"),
-    ("What is the main advantage?", ""),  # one thing, not a list
-    ("Why is it fast?", ""),
+@pytest.mark.parametrize(("question", "wants_list"), [
+    ("What advantages do TPUs have?", True),
+    ("List the steps to follow.", True),
+    ("Which Lessons does it draw?", True),
+    ("What is the main advantage?", False),  # one thing, not a list
+    ("Why is it fast?", False),
 ])
-def test_list_noun(question, noun):
-    assert q.list_noun(question) == noun
-    assert q.asks_for_list(question) == bool(noun)
+def test_asks_for_list(question, wants_list):
+    assert q.asks_for_list(question) == wants_list
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -236,48 +235,25 @@ def test_document_field(question, field):
     assert q.document_field(question) == field
 
 
-def _defines(question: str, sentence: str) -> bool:
-    pattern = q.definition_pattern(question)
-    return bool(pattern and pattern.search(sentence))
-
-
-def test_definition_pattern_needs_a_definitional_question_and_a_spelled_out_acronym():
-    spelled = "Its Tensor Processing Units (TPUs) are custom chips."
-    assert _defines("What does the abbreviation TPU stand for?", spelled)
-    assert _defines("What are TPUs?", "TPUs (Tensor Processing Units) are chips.")
-    assert q.definition_pattern("Which TPU versions does it use?") is None  # not asking for a definition
-    assert not _defines("What does TPU stand for?", "TPUs are fast.")  # nothing spelled out
-    assert not _defines("What does TPU stand for?", "TPUs (TPU v4) are fast.")  # a version, not a spelling-out
-    assert not _defines("What does GPU stand for?", spelled)  # another acronym
-
-
-def test_acronyms_are_singular_and_lower_cased():
-    assert q.acronyms("Do TPUs beat the GPU? Ask the CEO of AWS.") == {"tpu", "gpu", "ceo", "aws"}
-    assert q.acronyms("OpenAI and ChatGPT are names, not acronyms.") == set()
-
-
 # -- parse: every field, read once --------------------------------------------------------
 def test_parse_a_standalone_question():
     parsed = parse("  What advantages do   Google's TPUs have? ")
     assert parsed.asked == "  What advantages do   Google's TPUs have? "
     assert parsed.clean == parsed.text == parsed.query == parsed.answer_query == "What advantages do Google's TPUs have?"
     assert not parsed.follow_up and parsed.item is None
-    assert parsed.asks_for_list and parsed.list_noun == "advantages"
+    assert parsed.asks_for_list
     assert (parsed.answer_type, parsed.document_field, parsed.query_field) == ("", "", "")
     assert not parsed.asks_for_summary and parsed.sentences_asked is None
-    assert parsed.names == ("Google", "TPUs") and parsed.acronyms == {"tpu"}
-    assert parsed.definition is None
+    assert parsed.names == ("Google", "TPUs")
     assert parsed.topic_words == ("advantages", "Google's", "TPUs")
 
 
-def test_parse_reads_types_fields_summaries_and_definitions():
+def test_parse_reads_types_fields_and_summaries():
     assert parse("When was the deal signed?").answer_type == "time"
     headline = parse("What is the headline of the article?")
     assert headline.document_field == headline.query_field == "title" and not headline.follow_up
     summary = parse("Give me a two-sentence summary.")
     assert summary.asks_for_summary and summary.sentences_asked == 2
-    defined = parse("What does TPU stand for?")
-    assert defined.definition is not None and defined.definition.search("Tensor Processing Units (TPUs)")
 
 
 def test_parse_a_follow_up_with_history():

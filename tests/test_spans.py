@@ -143,6 +143,10 @@ LOST_TAIL = "the cat sat on the mat and then the dog came in to see the cat. the
 @PROPERTY
 @given(TEXTS, CHUNK_SETTINGS)
 @example(LOST_TAIL, (50, 10))
+# The splitter re-emitted a piece of the overlap; placed at a later copy, it pushed the next chunk out.
+@example("the\nthe\nthe\nTPUs naïve `code` TPUs TPUs TPUs OpenAI cloud Ünïcödé Ünïcödé `code` [link](http://x.y/z) "
+         "don't  U.S.  A\xa0OpenAI  don't. \nthe the the the the the the the the the the the A\xa0OpenAI  don't.\n",
+         (120, 30))
 # The splitter emitted "the cloud" and then a longer piece from the same start, which was dropped.
 @example("the\nthe.  the cloud \u3000**bold**\t(aside)\txxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.  the\n", (60, 10))
 def test_chunks_cover_every_visible_character(text, sizes):
