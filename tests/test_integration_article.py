@@ -52,11 +52,12 @@ def show(answer: Answer) -> str:
     return f"\nquery: {answer.query}\nabstained: {answer.abstained}\ntext: {answer.text}\n{cites}"
 
 
-# The bar, measured 2026-11-29 with the calibrated extractive answerer: 13 of 15 answerable
-# questions cite their fact and 5 of 6 silent ones abstain; the issue asks for at least 12 and
-# at least 4. A regression below today's level fails here.
+# The bar: the issue asks for at least 12 of 15 answerable questions citing their fact and 4 of 6
+# silent ones abstaining. Measured 2026-12-03 with the general fit (scripts/calibrate.py, which
+# never saw these questions): 15 of 15 and 4 of 6 ("When was the agreement signed?" and one more
+# are answered with the nearest sentence). The 2026-11-29 fit reached 13 and 5, in-sample.
 MIN_CITED = 13
-MIN_ABSTAINED = 5
+MIN_ABSTAINED = 4
 
 
 @pytest.fixture(scope="module")
