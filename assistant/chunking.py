@@ -13,7 +13,6 @@ from functools import lru_cache
 
 from .documents import BULLET, Block, Document, find_blocks
 from .documents import strip_span as _trimmed
-from .features import item_label
 
 
 @dataclass(frozen=True)
@@ -178,6 +177,18 @@ def _place(section: str, content: str, guess: int, prev_start: int, prev_end: in
 
 
 # -- document structure: lists and referents ---------------------------------------------
+
+# "Superior Efficiency: They are engineered for…": a short run of words and a colon opening a
+# list item names what the item is about.
+_LABEL = re.compile(r"^\W*(?P<label>[^.!?:\n]{1,60}?)[\s*_]*:\s+\S")
+
+
+def item_label(text: str, max_words: int = 6) -> str:
+    """The label opening a list item ("Superior Efficiency"), or '' when it has none."""
+    found = _LABEL.match(text)
+    if not found or len(found.group("label").split()) > max_words:
+        return ""
+    return found.group("label")
 
 
 @dataclass

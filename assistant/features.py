@@ -46,19 +46,6 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(w.lower() for w in re.findall(r"[\w.-]+", text))
 
 
-# "Superior Efficiency: They are engineered for…": a short run of words and a colon opening a
-# list item names what the item is about.
-_LABEL = re.compile(r"^\W*(?P<label>[^.!?:\n]{1,60}?)[\s*_]*:\s+\S")
-
-
-def item_label(text: str, max_words: int = 6) -> str:
-    """The label opening a list item ("Superior Efficiency"), or '' when it has none."""
-    found = _LABEL.match(text)
-    if not found or len(found.group("label").split()) > max_words:
-        return ""
-    return found.group("label")
-
-
 def fuzzy_match(term: str, vocabulary: Iterable[str]) -> bool:
     """Exact term, or a shared 5-letter prefix for longer words (stems and typos: 'efficent')."""
     vocab = vocabulary if isinstance(vocabulary, set | frozenset | dict) else set(vocabulary)

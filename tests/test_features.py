@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from assistant import features
+from assistant.chunking import item_label
 from assistant.embeddings import HashingEmbeddings, TokenVectors, token_vectors
 from assistant.extractive import REGIMES, by_regime, crowding, regime_names
 
@@ -96,7 +97,7 @@ def test_fuzzy_match_and_coverage():
     ("No label here.", ""),
 ])
 def test_item_label(item, label):
-    assert features.item_label(item) == label
+    assert item_label(item) == label
 
 
 def test_known_allows_one_slip_in_long_words_only():
