@@ -410,6 +410,16 @@ def close(a, b, tol: float) -> bool:
     return a == b
 
 
+def differences(a, b, tol: float, path: str = "") -> list[tuple[str, object, object]]:
+    """The leaves where two JSON values differ (numbers by more than tol), as (path, a, b)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(a.keys() | b.keys(), key=str)
+                for d in differences(a.get(k), b.get(k), tol, f"{path}.{k}" if path else str(k))]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, tol, f"{path}[{i}]")]
+    return [] if close(a, b, tol) else [(path, a, b)]
+
+
 def main() -> None:
     # Some features sum over sets of words, whose order follows Python's string hashing: the last
     # digits, and so a threshold now and then, would change from run to run. One hash seed makes
@@ -493,9 +503,14 @@ def main() -> None:
     if args.check:
         shipped = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
         if not close(shipped, payload, tol=2e-4):
-            diff = [k for k in payload if not close(shipped.get(k), payload[k], 2e-4)]
+            # Keep what was computed, and name the values that differ, so a mismatch can be traced.
+            computed = ROOT / "reports" / "calibration.computed.json"
+            computed.parent.mkdir(parents=True, exist_ok=True)
+            computed.write_text(text, encoding="utf-8")
+            diff = [f"{path}: shipped {a}, computed {b}" for path, a, b in differences(shipped, payload, 2e-4)]
             sys.exit(f"{args.out} is not what scripts/calibrate.py produces from today's code and data "
-                     f"(differs in: {', '.join(diff)}); run `make calibrate` and commit the file")
+                     f"(computed: {computed}); run `make calibrate` and commit the file. Differences:\n  "
+                     + "\n  ".join(diff[:20]))
         print(f"{args.out} matches today's code and data")
         return
     args.out.write_text(text, encoding="utf-8")

@@ -74,3 +74,11 @@ def test_equal_hit_rates_keep_the_narrower_margin(calibrate):
     margins = calibrate.MARGINS
     groups = [group(calibrate, dict.fromkeys(margins, True), dict.fromkeys(margins, 10))]
     assert calibrate.choose_margin([groups], budget=300) == margins[0]
+
+
+def test_differences_name_the_leaves_that_differ(calibrate):
+    shipped = {"params": {"threshold": 0.14, "weights": {"a": 1.0, "b": 2.0}}, "held_out": [0.5, 0.7]}
+    computed = {"params": {"threshold": 0.15, "weights": {"a": 1.00001, "b": 2.0}}, "held_out": [0.5, 0.6]}
+    assert calibrate.differences(shipped, computed, 2e-4) == [
+        ("held_out[1]", 0.7, 0.6), ("params.threshold", 0.14, 0.15)]
+    assert calibrate.differences(shipped, shipped, 2e-4) == []
