@@ -14,7 +14,7 @@ from typing import Any
 from .answer import Answer
 from .chain import build_chain
 from .config import Settings
-from .documents import Document, load_path
+from .documents import Document, Skipped, load_path
 from .embeddings import get_embeddings
 from .errors import ConfigError, DocumentError
 from .extractive import ExtractiveAnswerer
@@ -38,16 +38,26 @@ class Assistant:
     # -- construction ------------------------------------------------------------------
     @classmethod
     def open(cls, settings: Settings | None = None, *, embeddings=None, **overrides: Any) -> Assistant:
-        """The default corpus and index; builds the index on first use."""
+        """The default corpus and index; builds the index on first use, repairs it when damaged.
+
+        Opening recovers from any state a crash or a damaged file leaves: a corrupt Chroma
+        database or registry is moved aside (renamed *.broken-<time>, never deleted), vectors
+        of an interrupted ingest are dropped, and registered documents missing vectors are
+        re-embedded. When no registered document survives, the default corpus is ingested,
+        as on first use. Each repair is one line in `bot.index.recovered` (and a logged warning).
+        """
         settings = settings or Settings.load(**overrides)
         index = Index(settings, embeddings or get_embeddings(settings.embedding_model))
         bot = cls(index, settings)
         if not index.documents:
+            damaged = bool(index.recovered)
             bot.ingest([settings.corpus_dir])
+            if damaged:
+                index.note(f"the index held no readable document; ingested the corpus at {settings.corpus_dir}")
         else:
-            # Re-sync what is registered: embeds nothing when the vectors are current, and
-            # re-embeds after a model or span change (content-derived ids no longer match).
-            index.add(index.documents)
+            # Embeds nothing when the vectors are current; re-embeds after a recovery, or a model or
+            # span change (content-derived ids no longer match).
+            index.resync()
         return bot
 
     @classmethod
@@ -78,14 +88,22 @@ class Assistant:
 
     def ingest(self, paths: Iterable[str | Path] = (), *, documents: Sequence[Document] = (),
                rebuild: bool = False, progress: bool = False) -> IngestReport:
-        """Add files/folders and Documents; unchanged content is not re-embedded."""
-        docs = [d for p in paths for d in load_path(Path(p))] + list(documents)
+        """Add files/folders and Documents; unchanged content is not re-embedded.
+
+        Unreadable files inside a folder are skipped and listed in `report.skipped`.
+        """
+        skipped: list[Skipped] = []
+        docs = [d for p in paths for d in load_path(Path(p), skipped)] + list(documents)
         if not docs:
             raise DocumentError("nothing to ingest: pass a file, a folder or documents")
         # Everything is read and validated before anything stored is touched.
         if rebuild:
             self.index.clear()
-        return self.index.add(docs, progress=progress)
+        report = self.index.add(docs, progress=progress)
+        report.skipped = skipped
+        if not rebuild:
+            self.index.resync(progress=progress)  # the other registered documents, after a recovery
+        return report
 
     # -- asking ------------------------------------------------------------------------
     def ask(self, question: str, history: History | None = None, k: int | None = None) -> Answer:

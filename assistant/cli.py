@@ -35,16 +35,21 @@ def main() -> None:
 def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
     """Add files or folders (.txt, .md, .html, .pdf) to the index."""
     from .config import Settings
-    from .documents import load_path
+    from .documents import Skipped, load_path
 
     settings = Settings.load()
-    docs = [d for p in (paths or (settings.corpus_dir,)) for d in load_path(p)]  # fail before any loading
-    bot = _bare(settings)
+    skipped: list[Skipped] = []
+    # Read everything first: bad input fails here, before the index is opened or cleared.
+    docs = [d for p in (paths or (settings.corpus_dir,)) for d in load_path(p, skipped)]
+    for s in skipped:
+        click.echo(f"skipped {s}", err=True)
+    bot = _bare(settings)  # repairs a damaged index; each repair is logged as one line on stderr
     report = bot.ingest(documents=docs, rebuild=rebuild, progress=True)
     click.echo(
         f"{report.documents} document(s): {report.embedded} span(s) embedded, "
         f"{report.reused} unchanged, {report.removed} removed; "
         f"{len(bot.documents)} document(s) in the index at {settings.index_dir}"
+        + (f"; {len(skipped)} unreadable file(s) skipped" if skipped else "")
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,6 +17,7 @@ BULLET = re.compile(r"\s*(?:[-*•‣◦▪–]|\d{1,3}[.)])\s+")
 _SOURCE_LINE = re.compile(r"^\s*(?:source|url|link)\s*:\s*(https?://\S+)\s*$", re.I)
 
 BlockKind = Literal["title", "heading", "paragraph", "item", "meta"]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -148,17 +150,53 @@ def _same(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
-def load_path(path: Path) -> list[Document]:
-    """Load a file or every supported file under a directory."""
+@dataclass(frozen=True)
+class Skipped:
+    """A file of a folder that could not be read, and why."""
+
+    path: Path
+    reason: str  # the DocumentError message
+
+    def __str__(self) -> str:
+        name = self.path.name
+        why = self.reason
+        for prefix in (f"{name} is ", f"{name}: ", f"{name} "):
+            if why.startswith(prefix):
+                why = why[len(prefix):]
+                break
+        return f"{name}: {why}"
+
+
+def load_path(path: Path, skipped: list[Skipped] | None = None) -> list[Document]:
+    """Load a file, or every supported file under a directory.
+
+    In a folder, a file that cannot be read is skipped, not fatal: it is appended to `skipped`
+    (or logged as a warning when no list is given) and the rest load. A folder where no file
+    can be read, and a single bad file, are errors.
+    """
     path = Path(path)
     if not path.exists():
         raise DocumentError(f"{path} does not exist; pass a .txt, .md, .html or .pdf file or a folder")
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUPPORTED)
-        if not files:
-            raise DocumentError(f"{path} holds no {', '.join(SUPPORTED)} files to ingest")
-        return [load_file(p) for p in files]
-    return [load_file(path)]
+    if not path.is_dir():
+        return [load_file(path)]
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUPPORTED)
+    if not files:
+        raise DocumentError(f"{path} holds no {', '.join(SUPPORTED)} files to ingest")
+    docs, bad = [], []
+    for file in files:
+        try:
+            docs.append(load_file(file))
+        except DocumentError as exc:
+            bad.append(Skipped(file, str(exc)))
+    if not docs:
+        reasons = "; ".join(str(s) for s in bad[:3]) + ("; …" if len(bad) > 3 else "")
+        raise DocumentError(f"none of the {len(files)} file(s) in {path} could be read ({reasons})")
+    if skipped is None:
+        for s in bad:
+            log.warning("skipped %s", s)
+    else:
+        skipped.extend(bad)
+    return docs
 
 
 def load_file(path: Path) -> Document:
@@ -189,6 +227,11 @@ def load_file(path: Path) -> Document:
             text, found = path.read_text(encoding="utf-8"), {}
     except UnicodeDecodeError:
         raise DocumentError(f"{path.name} is not UTF-8 text; convert it with iconv first") from None
+    except OSError as exc:
+        raise DocumentError(f"{path.name} cannot be read ({exc.strerror or exc})") from None
+    if "\x00" in text:
+        # Valid UTF-8 can still be binary junk (an image renamed .txt): text files hold no NULs.
+        raise DocumentError(f"{path.name} is binary data, not text; pass the text itself")
     if not text.strip():
         raise DocumentError(f"{path.name} has no text to index")
     meta = {**found, **meta}
@@ -234,10 +277,17 @@ def _read_pdf(path: Path) -> tuple[str, dict[str, Any]]:
         from pypdf.errors import PdfReadError
     except ImportError:
         raise missing("pypdf", "formats") from None
+    quiet = logging.getLogger("pypdf")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # pypdf logs each repair it tries; the one error below is enough
     try:
         reader = PdfReader(path)
         pages = [page.extract_text() or "" for page in reader.pages]
+        meta = {"title": reader.metadata.title} if reader.metadata and reader.metadata.title else {}
     except PdfReadError as exc:
         raise DocumentError(f"{path.name} is not a readable PDF ({exc})") from None
-    meta = {"title": reader.metadata.title} if reader.metadata and reader.metadata.title else {}
+    except Exception as exc:  # a damaged PDF can make pypdf raise almost anything (KeyError, ...)
+        raise DocumentError(f"{path.name} is not a readable PDF ({exc.__class__.__name__}: {exc})") from None
+    finally:
+        quiet.setLevel(level)
     return "\n\n".join(p.strip() for p in pages if p.strip()), meta

@@ -162,11 +162,17 @@ def test_registry_keeps_metadata(tmp_path, index, emb):
     assert (again.title, again.source, again.metadata) == ("T", "https://x.example", doc.metadata)
 
 
-def test_damaged_registry(tmp_path, index, emb):
+def test_damaged_registry_is_moved_aside_not_fatal(tmp_path, index, emb):
     index.add([CATS])
     index.registry_path.write_text("{ half a file", encoding="utf-8")
-    with pytest.raises(IndexStoreError, match="damaged.*ingest --rebuild"):
-        Index(settings_for(tmp_path), emb)
+    reopened = Index(settings_for(tmp_path), emb)
+    assert reopened.documents == []
+    broken = list(index.registry_path.parent.glob("documents.json.broken-*"))
+    assert [b.read_text(encoding="utf-8") for b in broken] == ["{ half a file"]  # kept, not deleted
+    assert "was damaged" in reopened.recovered[0] and str(broken[0]) in reopened.recovered[0]
+    # The vectors of the documents it lost are orphans now: dropped, and named for re-ingesting.
+    assert reopened.counts() == {"chunks": 0, "sentences": 0}
+    assert "(cats)" in reopened.recovered[1]
 
 
 def test_duplicate_ids_rejected(index, emb):
