@@ -37,32 +37,42 @@ def heartbeat(url: str) -> bool:
         return False
 
 
+def start_server(data: Path, port: int) -> subprocess.Popen:
+    """`chroma run` on 127.0.0.1:port over data, once its heartbeat answers (log beside data)."""
+    url = f"http://127.0.0.1:{port}"
+    log = (data.parent / f"chroma-{port}.log").open("a")
+    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    log.close()  # the child holds its own handle
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not heartbeat(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_server(proc)
+            tail = Path(log.name).read_text(errors="replace")[-2000:]
+            pytest.fail(f"chroma server did not come up on {url} (exit {proc.poll()}):\n{tail}")
+        time.sleep(0.25)
+    return proc
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Terminate, then kill if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=15)
+
+
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory):
     """A real Chroma server on a free port, stopped (terminate, then kill) after the module."""
-    data = tmp_path_factory.mktemp("chroma-data")
-    log = (data.parent / "chroma.log").open("w")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    proc = start_server(tmp_path_factory.mktemp("chroma-data"), port)
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not heartbeat(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                tail = Path(log.name).read_text(errors="replace")[-2000:]
-                pytest.fail(f"chroma server did not come up on {url} (exit {proc.poll()}):\n{tail}")
-            time.sleep(0.25)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+        stop_server(proc)
 
 
 @pytest.fixture
