@@ -177,14 +177,17 @@ class Index:
             self._cols = None  # re-fetch the collections (and so reconnect) on the next call
             detail = f"{exc.__class__.__name__}: {str(exc)[:200]}"
             if self.settings.chroma_url:
+                url = urlparse(self.settings.chroma_url)
                 raise IndexStoreError(
                     f"lost the Chroma server at {self.settings.chroma_url} while {doing} ({detail}); "
-                    "check that it is running (`chroma run --path DIR --port PORT`) and try again: "
-                    "the assistant reconnects on its own"
+                    f"check that it is running (`chroma run --path DIR --host {url.hostname} --port "
+                    f"{url.port or 8000}`) and try again: the assistant reconnects on its own"
                 ) from None
+            # Corruption SQLite recognises is repaired on open (_open_store); this is anything else.
             raise IndexStoreError(
                 f"the Chroma database at {self.settings.index_dir / 'chroma'} failed while {doing} "
-                f"({detail}); run `assistant ingest --rebuild` to rebuild it from the registry"
+                f"({detail}); check that it is a writable folder no other program is using; if it "
+                "is damaged, move it aside: the next command rebuilds it from the registry"
             ) from None
 
     @property
@@ -289,7 +292,8 @@ class Index:
             parts.append(f"removed {n_orphan} vector(s) of document(s) not in the registry ({listed}), "
                          "left by an interrupted ingest or a damaged registry: ingest those files again")
         if n_stale:
-            parts.append(f"removed {n_stale} out-of-date vector(s) of registered document(s)")
+            parts.append(f"removed {n_stale} vector(s) of registered document(s) that match no span of "
+                         "their registered version (an interrupted update, or a span setting changed)")
         self.note(f"{self.settings.index_dir}: " + "; ".join(parts))
 
     @contextmanager
