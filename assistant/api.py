@@ -21,6 +21,7 @@ from .extractive import ExtractiveAnswerer
 from .index import Index, IngestReport
 from .question import History, document_field
 from .retrieval import HybridRetriever, Passage
+from .sanitize import clean
 
 MAX_QUESTION_CHARS = 2000
 
@@ -150,14 +151,20 @@ def make_answerer(name: str, index: Index):
 
 
 def check_question(question: Any) -> str:
-    """The question, stripped; a clear error when it is empty or too long."""
-    if not isinstance(question, str) or not question.strip():
+    """The question cleaned (sanitize.clean) on one line; a clear error when it is not a
+    string, empty or too long."""
+    if isinstance(question, bytes | bytearray):
+        raise ConfigError("the question is bytes; decode it to a str first (e.g. data.decode('utf-8'))")
+    if question is not None and not isinstance(question, str):
+        raise ConfigError(f"the question must be a str, got {type(question).__name__}")
+    question = clean(question or "")
+    if not question.strip():
         raise ConfigError("the question is empty; ask something about the article")
     if len(question) > MAX_QUESTION_CHARS:
         raise ConfigError(
             f"the question is {len(question)} characters long; keep it under {MAX_QUESTION_CHARS}"
         )
-    return question.strip()
+    return " ".join(question.split())
 
 
 def _check_k(k: Any) -> int:
@@ -175,15 +182,15 @@ def _check_history(history: Any) -> list[tuple[str, str]]:
         pairs, question = [], None
         for m in items:
             if m.get("role") == "user":
-                question = str(m.get("content", ""))
+                question = clean(str(m.get("content", "")))
             elif m.get("role") == "assistant" and question is not None:
-                pairs.append((question, str(m.get("content", ""))))
+                pairs.append((question, clean(str(m.get("content", "")))))
                 question = None
         return pairs
     try:
         if items is None or any(isinstance(p, str | dict) or len(p) != 2 for p in items):
             raise TypeError
-        return [(str(q), str(a)) for q, a in items]
+        return [(clean(str(q)), clean(str(a))) for q, a in items]
     except TypeError:
         raise ConfigError(
             "history must be a list of (question, answer_text) pairs or of {'role', 'content'} messages"

@@ -45,6 +45,13 @@ class Document:
             raise DocumentError("A Document needs a non-empty string id, e.g. Document(id='d1', ...)")
         if not isinstance(self.text, str) or not self.text.strip():
             raise DocumentError(f"Document {self.id!r} has no text; give it the article's text")
+        try:
+            self.text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate cannot be stored or shown. U+FFFD is one code point too, so every
+            # offset into the text stays what it was.
+            fixed = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in self.text)
+            object.__setattr__(self, "text", fixed)
 
     @cached_property
     def blocks(self) -> list[Block]:
@@ -224,7 +231,8 @@ def load_file(path: Path) -> Document:
         elif suffix in (".html", ".htm"):
             text, found = _read_html(path)
         else:
-            text, found = path.read_text(encoding="utf-8"), {}
+            # utf-8-sig: a byte-order mark some editors write is not part of the title.
+            text, found = path.read_text(encoding="utf-8-sig"), {}
     except UnicodeDecodeError:
         raise DocumentError(f"{path.name} is not UTF-8 text; convert it with iconv first") from None
     except OSError as exc:
@@ -282,6 +290,8 @@ def _read_pdf(path: Path) -> tuple[str, dict[str, Any]]:
     quiet.setLevel(logging.ERROR)  # pypdf logs each repair it tries; the one error below is enough
     try:
         reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError(f"{path.name} is encrypted; save a copy without a password and ingest that")
         pages = [page.extract_text() or "" for page in reader.pages]
         meta = {"title": reader.metadata.title} if reader.metadata and reader.metadata.title else {}
     except PdfReadError as exc:

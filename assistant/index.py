@@ -47,6 +47,11 @@ except ImportError:  # pragma: no cover - Windows: no cross-process lock, the re
 
 _BATCH = 256
 log = logging.getLogger(__name__)
+# Up to this many chunks, dense search is exact (a matrix product over the stored vectors)
+# instead of Chroma's HNSW: HNSW builds differ from run to run, and 14 of 600 ClapNQ queries got
+# another top 20 from two builds of the same vectors, which made the fit unreproducible. 20,000
+# chunks of MiniLM vectors are 30 MB in memory.
+EXACT_SEARCH_MAX = 20_000
 
 
 @dataclass
@@ -82,7 +87,14 @@ def make_client(settings: Settings):
             ) from None
         return client
     path = settings.index_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexStoreError(
+            f"cannot write the index under {settings.index_dir} ({exc.strerror or exc}); "
+            "set ASSISTANT_HOME to a folder you can write to"
+        ) from None
+    path.mkdir(exist_ok=True)  # a file in its place is reported by the caller's store seam
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
@@ -153,6 +165,7 @@ class Index:
         self.recovered: list[str] = []  # one line per repair made while opening (see module doc)
         self._spans: dict[str, DocSpans] = {}
         self._sentence_vectors: dict[str, np.ndarray] = {}
+        self._chunk_matrix: tuple[int, list[str], np.ndarray] | None = None  # (version, ids, rows)
         self._docs: dict[str, Document] = self._read_registry()
         self._owns_client = client is None
         self.client = client
@@ -364,7 +377,12 @@ class Index:
         return [c for doc_id in self._docs for c in self.spans(doc_id).chunks]
 
     def dense_chunks(self, query_vector: Sequence[float], k: int) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the k nearest chunks."""
+        """(chunk id, cosine similarity) of the k nearest chunks, nearest first."""
+        n = sum(len(self.spans(doc_id).chunks) for doc_id in self._docs)
+        if n == 0:
+            return []
+        if n <= EXACT_SEARCH_MAX:
+            return self._exact_nearest(query_vector, k)
         col = self.chunk_col
         with self._store("searching the chunks"):
             n = col.count()
@@ -374,6 +392,27 @@ class Index:
                 query_embeddings=[list(query_vector)], n_results=min(k, n), include=["distances"]
             )
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def _exact_nearest(self, query_vector: Sequence[float], k: int) -> list[tuple[str, float]]:
+        if self._chunk_matrix is None or self._chunk_matrix[0] != self.version:
+            ids = list(dict.fromkeys(c.id for c in self.all_chunks()))
+            rows: dict[str, np.ndarray] = {}
+            for b in range(0, len(ids), 5000):
+                with self._store("reading the chunk vectors"):
+                    got = self.chunk_col.get(ids=ids[b : b + 5000], include=["embeddings"])
+                rows.update(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32), strict=True))
+            ids = [i for i in ids if i in rows]
+            matrix = np.stack([rows[i] for i in ids]) if ids else np.zeros((0, 1), np.float32)
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            self._chunk_matrix = (self.version, ids, matrix)
+        _, ids, matrix = self._chunk_matrix
+        if not ids:
+            return []
+        query = np.asarray(query_vector, dtype=np.float32)
+        sims = matrix @ (query / max(float(np.linalg.norm(query)), 1e-12))
+        # A stable sort: equal scores keep document order, so ties break the same way every run.
+        order = np.argsort(-sims, kind="stable")[:k]
+        return [(ids[i], float(sims[i])) for i in order]
 
     def sentence_vectors(self, spans: Iterable[Span]) -> dict[str, np.ndarray]:
         """Stored vectors of some sentences (fetched once, then kept in memory)."""

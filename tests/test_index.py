@@ -261,6 +261,33 @@ def test_dense_chunks_and_sentence_vectors(index, emb):
     assert vectors[sents[1].id].tolist() == pytest.approx(emb.embed_documents([encoded(sents[1])])[0], abs=1e-6)
 
 
+def test_exact_dense_search_is_chromas_ranking_without_the_approximation(tmp_path, index, emb, monkeypatch):
+    docs = [Document(f"d{i}", f"Doc {i}\n\nTopic {i} is about item {i}. " + "Filler words here. " * (i % 7))
+            for i in range(60)]
+    index.add(docs)
+    other = Index(settings_for(tmp_path / "again"), emb)
+    other.add(docs)
+    for q in ("item 7", "Topic 33 is about", "filler words"):
+        vec = emb.embed_query(q)
+        exact = index.dense_chunks(vec, k=10)
+        assert exact == other.dense_chunks(vec, k=10)  # two builds, one ranking
+        monkeypatch.setattr("assistant.index.EXACT_SEARCH_MAX", 0)  # a big collection: HNSW
+        approx = index.dense_chunks(vec, k=10)
+        monkeypatch.undo()
+        assert [i for i, _ in exact][:3] == [i for i, _ in approx][:3]
+        assert [s for _, s in exact] == pytest.approx([s for _, s in approx], abs=1e-5)
+
+
+def test_exact_dense_search_follows_changes(index, emb):
+    index.add([CATS])
+    vec = emb.embed_query("Dogs were domesticated from wolves")
+    assert {i for i, _ in index.dense_chunks(vec, k=5)} <= expected_ids(index, "cats")[0]
+    index.add([DOGS])
+    assert index.dense_chunks(vec, k=1)[0][0] in expected_ids(index, "dogs")[0]
+    index.remove("dogs")
+    assert {i for i, _ in index.dense_chunks(vec, k=5)} <= expected_ids(index, "cats")[0]
+
+
 def test_dense_chunks_on_an_empty_index(index):
     assert index.dense_chunks([0.1] * 256, k=3) == []
 
