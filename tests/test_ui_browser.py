@@ -149,7 +149,7 @@ class SlowAssistant(Assistant):
 
     def stream(self, question, history=None, k=None):
         for item in super().stream(question, history, k):
-            time.sleep(0.06)
+            time.sleep(0.3)  # a few big steps (Assistant.stream): each must leave time to click
             yield item
 
 
