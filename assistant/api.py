@@ -114,15 +114,18 @@ class Assistant:
         return self.chain.invoke({"question": question, "history": history,
                                   "k": _check_k(self.settings.k if k is None else k)})
 
-    def stream(self, question: str, history: History | None = None, k: int | None = None
-               ) -> Iterator[tuple[str, Answer | None]]:
-        """Yield the answer text as it grows, then (full text, Answer)."""
+    def stream(self, question: str, history: History | None = None, k: int | None = None, *,
+               steps: int = 5) -> Iterator[tuple[str, Answer | None]]:
+        """Yield the answer text as it grows (in up to `steps` updates), then (full text, Answer)."""
         # The answer is whole before anyone sees it (~20 ms extractive; the generative answerer's
-        # sentences must be checked against the quotes first), so this streams its words.
+        # sentences must be checked against the quotes first), so this streams it in a few steps:
+        # a UI update costs a server several ms, so one per word cost more than the answer did.
         answer = self.ask(question, history, k)
         words = answer.text.split(" ")
-        for i in range(1, len(words)):
-            yield " ".join(words[:i]), None
+        cuts = sorted({round(len(words) * j / steps) for j in range(1, steps)})
+        for i in cuts:
+            if 0 < i < len(words):
+                yield " ".join(words[:i]), None
         yield answer.text, answer
 
     def warm_up(self) -> None:

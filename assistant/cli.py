@@ -211,14 +211,28 @@ def _print_metrics(metrics: dict, limits: dict, title: str = "") -> None:
 
 @main.command()
 @click.option("--rounds", type=click.IntRange(min=5), default=50, show_default=True, help="Asks to time.")
-def bench(rounds: int) -> None:
-    """Time warm asks against a plain Chroma similarity_search; print JSON."""
+@click.option("--ui", "ui_load", is_flag=True,
+              help="Instead: concurrent chat clients on the UI, against a trivial app streaming the same shape.")
+@click.option("--clients", type=click.IntRange(min=1, max=200), default=20, show_default=True,
+              help="With --ui: sessions asking at once.")
+@click.option("--seconds", type=click.FloatRange(min=1, max=600), default=20, show_default=True,
+              help="With --ui: how long each app is loaded.")
+def bench(rounds: int, ui_load: bool, clients: int, seconds: float) -> None:
+    """Time warm asks against a plain Chroma similarity_search (or the UI under load); print JSON."""
     from . import evaluate as ev
     from .api import Assistant
-    from .bench import run_bench
 
     questions = [c.question for g in ev.load_dataset() for c in g if not c.conversation]
-    click.echo(json.dumps(run_bench(Assistant.open(), questions, rounds), indent=2))
+    bot = Assistant.open()
+    if ui_load:
+        from ui.load import run_ui_bench
+
+        bot.warm_up()  # as `assistant ui` does: the first clients must not pay for loading
+        click.echo(json.dumps(run_ui_bench(bot, questions, clients, seconds), indent=2))
+        return
+    from .bench import run_bench
+
+    click.echo(json.dumps(run_bench(bot, questions, rounds), indent=2))
 
 
 if __name__ == "__main__":  # pragma: no cover

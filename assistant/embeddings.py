@@ -6,6 +6,7 @@ import copy
 import hashlib
 import os
 import re
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import NamedTuple
@@ -37,9 +38,17 @@ class SentenceTransformerEmbeddings(Embeddings):
         self._query_cache: OrderedDict[str, list[float]] | None = OrderedDict()
         self._token_cache: OrderedDict[str, TokenVectors] = OrderedDict()
         self._token_rows = 0  # word pieces held in _token_cache
+        # The UI answers several sessions at once. The LRU caches are read-then-move (a key
+        # evicted in between is a KeyError) and a Rust tokenizer shared by threads can fail
+        # with "Already borrowed"; encoding is CPU-bound anyway, so one caller at a time.
+        self._lock = threading.RLock()
 
     @property
     def model(self):
+        with self._lock:
+            return self._load()
+
+    def _load(self):
         if self._model is None:
             # Offline on purpose: a hub download fails on air-gapped machines and in CI.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,6 +66,10 @@ class SentenceTransformerEmbeddings(Embeddings):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
+        with self._lock:
+            return self._embed(texts)
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
         vectors = self.model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             show_progress_bar=False, convert_to_numpy=True,
@@ -65,6 +78,10 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def embed_tokens(self, texts: list[str]) -> list[TokenVectors]:
         """Contextual word-piece vectors of each text (for soft term matching), cached by text."""
+        with self._lock:
+            return self._tokens(texts)
+
+    def _tokens(self, texts: list[str]) -> list[TokenVectors]:
         unique = list(dict.fromkeys(texts))
         found = {t: self._token_cache[t] for t in unique if t in self._token_cache}
         missing = [t for t in unique if t not in found]
@@ -106,9 +123,13 @@ class SentenceTransformerEmbeddings(Embeddings):
         return clone
 
     def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return self._query(text)
+
+    def _query(self, text: str) -> list[float]:
         # The retriever and the answerer both need the query vector: compute it once.
         if self._query_cache is None:
-            return self.embed_documents([text])[0]
+            return self._embed([text])[0]
         if text in self._query_cache:
             self._query_cache.move_to_end(text)
             return self._query_cache[text]

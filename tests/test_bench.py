@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from assistant.api import Assistant
@@ -20,3 +22,28 @@ def test_bench_reports_ratios_and_an_idempotent_reingest(article, tmp_path):
     # Re-ingesting an unchanged corpus embeds nothing and reuses every stored span.
     assert result["reingest_unchanged"]["embedded"] == 0
     assert result["reingest_unchanged"]["reused"] > 0
+
+
+def test_the_ui_load_bench_reports_both_apps_and_their_ratio(tmp_path):
+    """Shape and errors only, at small numbers: speed targets are read from the JSON, not asserted."""
+    from ui_fakes import scripted_assistant
+
+    from assistant.documents import load_file
+    from ui.load import run_ui_bench
+
+    article = load_file(Path(__file__).resolve().parents[1] / "corpus" / "openai-google-cloud-tpus.txt")
+    bot = scripted_assistant([article], tmp_path / "home")
+    questions = ["What are TPUs, according to the article?", "Why are they efficient?", "Who is the CEO?"]
+    result = run_ui_bench(bot, questions, clients=4, seconds=3)
+    assert result["clients"] == 4 and result["updates_per_answer"] >= 2
+    for name in ("ui", "trivial"):
+        side = result[name]
+        assert side["errors"] == 0, side["error_samples"]
+        assert side["requests"] >= 4 and side["requests_per_s"] > 0
+        assert 0 < side["latency_s"]["p50"] <= side["latency_s"]["p95"]
+        # Both apps streamed the same number of updates per answer: the comparison is like for like.
+        assert side["updates_per_answer"] == result["updates_per_answer"]
+    assert result["ui_over_trivial"]["p95"] == pytest.approx(
+        result["ui"]["latency_s"]["p95"] / result["trivial"]["latency_s"]["p95"])
+    # Both servers were stopped: nothing is left listening on the ports the bench used.
+    assert result["ports_released"] is True

@@ -93,7 +93,7 @@ def test_help_imports_nothing_heavy(env, args):
     assert imported_after(args, env) == set()
 
 
-@pytest.mark.parametrize("args", [["ask", ""], ["ask", "x", "-k", "0"]])
+@pytest.mark.parametrize("args", [["ask", ""], ["ask", "x", "-k", "0"], ["bench", "--ui", "--clients", "0"]])
 def test_input_errors_fail_before_loading_a_model(env, args):
     # Validation may import the pipeline's modules, but never the model or the vector store.
     assert not imported_after(args, env) & {"torch", "sentence_transformers", "transformers", "chromadb"}

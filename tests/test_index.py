@@ -297,3 +297,29 @@ def test_registry_file_is_plain_json(index):
     data = json.loads(index.registry_path.read_text(encoding="utf-8"))
     assert [d["id"] for d in data["documents"]] == ["cats"]
     assert not list(index.registry_path.parent.glob("*.tmp"))
+
+
+def test_the_model_and_its_caches_serve_one_thread_at_a_time(monkeypatch):
+    """The UI answers several sessions at once over one model and one pair of LRU caches."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    from fakes import BusyModel
+
+    import assistant.embeddings as embeddings
+
+    emb = embeddings.SentenceTransformerEmbeddings("unused")
+    emb._model = model = BusyModel()
+    monkeypatch.setattr(embeddings, "_TOKEN_ROWS", 20)  # evicting all the time, while others read
+    texts = [f"which tpu generation {i} does openai rent" for i in range(40)]
+
+    def one(i: int) -> list[float]:
+        emb.embed_tokens([texts[(i + 7) % len(texts)], texts[(i + 3) % len(texts)]])
+        return emb.embed_query(texts[i])
+
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(one, range(len(texts))))
+    assert model.most_inside == 1
+    alone = model.hashing.embed_documents(texts)
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(alone, together, strict=True))
+    assert emb._token_rows == sum(len(t.tokens) for t in emb._token_cache.values())

@@ -91,7 +91,7 @@ def test_answer_streams_and_a_citation_click_highlights_its_span(article_bot, pa
         expect(first).to_be_visible()
         expect(page.locator(".source-panel .cite-card")).to_have_count(2)
         lengths = page.evaluate("window.__lengths")
-        assert len(lengths) > 5 and lengths == sorted(lengths)  # it grew, word by word
+        assert len(lengths) >= 3 and lengths == sorted(lengths)  # it grew in steps, not at once
 
         marks = page.locator(".source-panel mark.c-1-1")
         expect(marks.first).not_to_have_class("cite current active")
@@ -149,7 +149,7 @@ class SlowAssistant(Assistant):
 
     def stream(self, question, history=None, k=None):
         for item in super().stream(question, history, k):
-            time.sleep(0.06)
+            time.sleep(0.3)  # a few big steps (Assistant.stream): each must leave time to click
             yield item
 
 

@@ -7,6 +7,7 @@ only what the product must do with it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,33 @@ def test_a_follow_up_uses_this_sessions_history_only(url):
     # Another session (another browser tab) starts from an empty history.
     chat, other, _ = ask(Client(url, verbose=False), "Why are they efficient?")
     assert len(chat) == 2 and other["query"] == "Why are they efficient?"
+
+
+def test_concurrent_sessions_never_see_each_others_history(url):
+    """20 sessions asking at the same moment, answered 4 at a time: each keeps only its own turns."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    sessions = 20
+    together = Barrier(sessions, timeout=60)  # every step starts in all sessions at once
+
+    def converse(i: int) -> tuple[list[str], list, dict, list[str]]:
+        client = Client(url, verbose=False)
+        asked = [f"What are TPUs, asks reader {i}?", f"Why are they efficient, reader {i}?"]
+        answers = []
+        for question in asked:
+            together.wait()
+            chat, answer, _ = ask(client, question)
+            answers.append(answer)
+        users = [re.sub(r"<[^>]+>", "", message_text(m)) for m in chat if m["role"] == "user"]
+        return asked, chat, answers[-1], users
+
+    with ThreadPoolExecutor(sessions) as pool:
+        results = list(pool.map(converse, range(sessions), timeout=180))
+    for asked, chat, follow_up, users in results:
+        assert users == asked and len(chat) == 4
+        assert follow_up["question"] == asked[1]
+        assert follow_up["query"] != asked[1] and "TPUs" in follow_up["query"]  # its own history
 
 
 def test_an_unanswerable_question_abstains(url):
