@@ -93,6 +93,14 @@ def run(bot, question, turns=(), k=5):
 
 
 # -- chat handler -----------------------------------------------------------------------
+def test_a_question_from_the_browser_is_shown_cleaned(default_bot):
+    *_, last = respond(default_bot, "Which TPU \ud800 chips does Open\u200bAI use?", [])
+    chat = last[0]
+    shown = chat[-2]["content"]
+    assert "\ud800" not in shown and "\u200b" not in shown and "OpenAI" in shown
+    json.dumps(chat, ensure_ascii=False).encode("utf-8")  # what Gradio sends back can be encoded
+
+
 def test_respond_streams_growing_text_then_the_final_answer(bot):
     updates = run(bot, TPU_QUESTION)
     assert len(updates) > 3

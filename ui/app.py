@@ -17,6 +17,7 @@ import gradio as gr
 from assistant.errors import AssistantError, ConfigError
 from assistant.evaluate import load_dataset
 from assistant.feedback import FeedbackStore, feedback_record
+from assistant.sanitize import clean
 from ui import render
 
 STATIC = Path(__file__).with_name("static")
@@ -99,6 +100,8 @@ def respond(bot, question: str, turns: list[dict], k: float = 5) -> Iterator[tup
     While the text grows only the chat changes; the last update carries everything else.
     """
     history = [(t["question"], t["text"]) for t in turns]
+    # Shown as the API will read it: a lone surrogate from the browser would break the reply's JSON.
+    question = clean(question) if isinstance(question, str) else question
     asked = render.messages(turns) + [{"role": "user", "content": render.user_html(question)}]
     turn = len(turns) + 1
     box: Any = ""  # empty the question box once; later updates must not wipe what is typed next
