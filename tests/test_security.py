@@ -54,8 +54,8 @@ def test_the_ui_listens_on_loopback_without_a_share_link_by_default(bot):
     assert inspect.signature(launch).parameters["host"].default == "127.0.0.1"
     with serving(bot) as address:
         assert address.startswith("http://127.0.0.1:")
-    from ui.app import build_app  # noqa: F401  (the same app the CLI serves)
     from assistant.cli import main
+    from ui.app import build_app  # noqa: F401  (the same app the CLI serves)
 
     ui_command = main.commands["ui"]
     host = next(p for p in ui_command.params if p.name == "host")
@@ -101,15 +101,14 @@ def test_auth_refuses_every_data_route_without_credentials(bot, monkeypatch):
 def test_the_password_is_never_logged_sent_or_stored(bot, monkeypatch, caplog, capfd, tmp_path):
     monkeypatch.setenv("ASSISTANT_UI_AUTH", f"ann:{PASSWORD}")
     caplog.set_level(logging.DEBUG)
-    with serving(bot) as address:
-        with httpx.Client(base_url=address) as client:
-            login = client.post("login", data={"username": "ann", "password": PASSWORD})
-            assert login.status_code == 200
-            config = client.get("config")
-            assert config.status_code == 200 and PASSWORD not in config.text
-            assert PASSWORD not in client.get("").text
-            bad = client.post("login", data={"username": "ann", "password": PASSWORD + "x"})
-            assert PASSWORD not in bad.text
+    with serving(bot) as address, httpx.Client(base_url=address) as client:
+        login = client.post("login", data={"username": "ann", "password": PASSWORD})
+        assert login.status_code == 200
+        config = client.get("config")
+        assert config.status_code == 200 and PASSWORD not in config.text
+        assert PASSWORD not in client.get("").text
+        bad = client.post("login", data={"username": "ann", "password": PASSWORD + "x"})
+        assert PASSWORD not in bad.text
     out, err = capfd.readouterr()
     assert PASSWORD not in out + err + caplog.text
     answer = bot.ask("What are TPUs, according to the article?")
