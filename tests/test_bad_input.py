@@ -106,7 +106,7 @@ def test_a_surrogate_pair_written_as_two_code_points_is_its_character(bot):
 )
 def test_odd_but_valid_questions_get_a_checked_answer(bot, question):
     answer = bot.ask(question)
-    check_citations(answer, bot.documents)  # every quote is exactly the text at its offsets
+    assert check_citations(answer, bot.documents) == []  # every quote is exactly the text at its offsets
     assert answer.abstained or answer.citations
     assert bot.documents[0].text == ARTICLE_PATH.read_text(encoding="utf-8")  # nothing touched
 
@@ -166,7 +166,7 @@ def test_non_string_history_entries_are_read_as_text(bot):
 def test_a_very_long_history_is_answered(bot):
     history = [(f"Question {i} about TPUs?", f"Answer {i} [1]") for i in range(2000)]
     answer = bot.ask("Why are they efficient?", history=history)
-    check_citations(answer, bot.documents)
+    assert check_citations(answer, bot.documents) == []
 
 
 # -- documents ----------------------------------------------------------------------------
@@ -231,7 +231,7 @@ def test_a_lone_surrogate_in_a_document_is_stored_with_offsets_unchanged(tmp_pat
     assert len(stored) == len(text) and stored == text.replace("\ud800", "\ufffd")
     reopened = json.loads((tmp_path / "idx" / "documents.json").read_text(encoding="utf-8"))
     assert reopened["documents"][0]["text"] == stored
-    check_citations(bot.ask("How long do cats sleep?"), bot.documents)
+    assert check_citations(bot.ask("How long do cats sleep?"), bot.documents) == []
 
 
 @pytest.mark.parametrize(
@@ -279,7 +279,7 @@ def test_a_5_mb_document_is_ingested_and_answered(tmp_path):
     bot = Assistant.from_documents([Document("big", text, title="Big report")], index_dir=tmp_path / "idx",
                                    embeddings=CountingEmbeddings())
     answer = bot.ask("Which rack do the tensor chips number 31337 run in?")
-    check_citations(answer, bot.documents)
+    assert check_citations(answer, bot.documents) == []
     assert bot.index.counts()["chunks"] == len(bot.index.all_chunks()) > 5_000_000 // 600
 
 
