@@ -129,7 +129,8 @@ def test_a_huge_k_returns_every_passage_once(bot):
     answer = bot.ask(QUESTION, k=10**9)
     ids = [(p.doc_id, p.start, p.end) for p in answer.passages]
     assert len(ids) == len(set(ids)) <= len(bot.index.all_chunks())
-    assert bot.retrieve(QUESTION, k=10**9)
+    passages = bot.retrieve(QUESTION, k=10**9)
+    assert 0 < len(passages) == len({(p.doc_id, p.start) for p in passages}) <= len(bot.index.all_chunks())
 
 
 @pytest.mark.parametrize(("call", "message"), [
@@ -160,7 +161,9 @@ def test_history_text_is_cleaned_like_the_question(bot):
 
 
 def test_non_string_history_entries_are_read_as_text(bot):
-    assert bot.ask("And the second?", history=[(1, 2.5)]).question == "And the second?"
+    numbers = bot.ask("And the second?", history=[(1, 2.5)])
+    assert numbers.question == "And the second?"
+    assert numbers.query == bot.ask("And the second?", history=[("1", "2.5")]).query
 
 
 def test_a_very_long_history_is_answered(bot):

@@ -55,7 +55,6 @@ def test_the_ui_listens_on_loopback_without_a_share_link_by_default(bot):
     with serving(bot) as address:
         assert address.startswith("http://127.0.0.1:")
     from assistant.cli import main
-    from ui.app import build_app  # noqa: F401  (the same app the CLI serves)
 
     ui_command = main.commands["ui"]
     host = next(p for p in ui_command.params if p.name == "host")
