@@ -45,6 +45,26 @@ class Citation:
         return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class SentenceSupport:
+    """One sentence of a model's answer and what backs it: the [n] it shows, how it was judged."""
+
+    text: str  # as shown, markers included
+    citations: tuple[int, ...]  # the Citation numbers it shows
+    cited: tuple[int, ...]  # the source numbers the model wrote (before narrowing)
+    overlap: float  # share of its content words in the cited spans
+    similarity: float | None  # embedding cosine with the best cited span (None: no stored vector)
+
+
+@dataclass(frozen=True)
+class DroppedSentence:
+    """A sentence the model wrote that the cited passages do not back: never shown as an answer."""
+
+    text: str
+    reason: str
+    cited: tuple[int, ...] = ()
+
+
 @dataclass
 class Answer:
     """What `Assistant.ask` returns."""
@@ -57,6 +77,12 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     passages: list[Passage] = field(default_factory=list)
     answerer: str = "extractive"
+    # A model's answer: each shown sentence with its support, the ones dropped as unsupported, and
+    # a notice when the model failed or was not trusted and the extractive answer stands instead.
+    sentences: list[SentenceSupport] = field(default_factory=list)
+    dropped: list[DroppedSentence] = field(default_factory=list)
+    notice: str = ""
+    mode: str = ""  # "phrase" or "read" for a model's answer
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (`assistant ask --json`)."""
@@ -66,6 +92,9 @@ class Answer:
             "citations": [asdict(c) for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "timings": dict(self.timings),
+            "mode": self.mode, "notice": self.notice,
+            "sentences": [asdict(x) for x in self.sentences],
+            "dropped": [asdict(x) for x in self.dropped],
         }
 
 

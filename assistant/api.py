@@ -7,12 +7,15 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import llm
 from .answer import Answer
-from .chain import build_chain
+from .chain import Pipeline
 from .config import Settings
 from .documents import Document, Skipped, load_path
 from .embeddings import get_embeddings
@@ -24,6 +27,7 @@ from .retrieval import HybridRetriever, Passage
 from .sanitize import clean
 
 MAX_QUESTION_CHARS = 2000
+_MARKED_SENTENCE = re.compile(r".+?(?:\[\d+\])+(?=\s|$)|.+$")  # a sentence up to its markers
 
 
 class Assistant:
@@ -33,8 +37,9 @@ class Assistant:
         self.settings = settings
         self.index = index
         self.retriever = HybridRetriever(index=index, k=settings.k)
-        self.answerer = answerer or make_answerer(settings.answerer, index)
-        self.chain = build_chain(self.retriever, self.answerer, lambda: self.index.documents)
+        self.answerer = answerer or make_answerer(settings, index)
+        self.pipeline = Pipeline(self.retriever, self.answerer, lambda: self.index.documents)
+        self.chain = self.pipeline.chain
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -116,16 +121,35 @@ class Assistant:
 
     def stream(self, question: str, history: History | None = None, k: int | None = None, *,
                steps: int = 5) -> Iterator[tuple[str, Answer | None]]:
-        """Yield the answer text as it grows (in up to `steps` updates), then (full text, Answer)."""
-        # The answer is whole before anyone sees it (~20 ms extractive; the generative answerer's
-        # sentences must be checked against the quotes first), so this streams it in a few steps:
-        # a UI update costs a server several ms, so one per word cost more than the answer did.
-        answer = self.ask(question, history, k)
-        words = answer.text.split(" ")
-        cuts = sorted({round(len(words) * j / steps) for j in range(1, steps)})
-        for i in cuts:
-            if 0 < i < len(words):
-                yield " ".join(words[:i]), None
+        """Yield (text so far, None) as each sentence is ready, then (full text, Answer).
+
+        With a model, each update adds one sentence the passages back, as soon as the model has
+        finished it (never an unverified one). The extractive answer is whole after ~20 ms; its
+        sentences are yielded in up to `steps` updates (each UI update costs a server several ms).
+        """
+        question = check_question(question)
+        state = self.pipeline.prepare.invoke({"question": question, "history": _check_history(history),
+                                              "k": _check_k(self.settings.k if k is None else k)})
+        t0 = time.perf_counter()
+        live = getattr(self.answerer, "stream", None)
+        answer, shown = None, []
+        if live is None:
+            answer = self.answerer.answer(*self.pipeline.answer_inputs(state))
+        else:
+            for item in live(*self.pipeline.answer_inputs(state)):
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    shown.append(item)
+                    yield " ".join(shown), None
+        state["timings"]["answer"] = time.perf_counter() - t0
+        answer = self.pipeline.finish(state, answer)
+        if not shown:
+            sentences = _MARKED_SENTENCE.findall(answer.text) or [answer.text]
+            cuts = sorted({round(len(sentences) * j / steps) for j in range(1, steps)})
+            for i in cuts:
+                if 0 < i < len(sentences):
+                    yield " ".join(s.strip() for s in sentences[:i]), None
         yield answer.text, answer
 
     def warm_up(self) -> None:
@@ -141,16 +165,30 @@ class Assistant:
         return self.retriever.search(query, _check_k(k), field=document_field(query))
 
 
-def make_answerer(name: str, index: Index):
-    """Answerer by name: 'extractive' (the offline default) or 'generative' (SmolLM2 through
-    llama-cpp-python, from the `llm` extra, phrasing the extractive answer's quotes)."""
-    if name == "extractive":
-        return ExtractiveAnswerer(index, index.embeddings)
-    if name == "generative":
-        from .generative import GenerativeAnswerer, LlamaCppChat
+def make_answerer(settings: Settings, index: Index):
+    """The answerer the settings name: the extractive one (the offline default), or a chat model
+    (settings.llm, see llm.py) whose sentences are verified against the passages."""
+    if settings.answerer not in ("extractive", "generative"):
+        raise ConfigError(f"unknown answerer {settings.answerer!r}; use 'extractive' or 'generative'")
+    name = settings.llm
+    if settings.answerer == "generative" and llm.parse_backend(name) is None:
+        name = "llamacpp:smollm2"
+    return answerer_for(name, settings, index)
 
-        return GenerativeAnswerer(ExtractiveAnswerer(index, index.embeddings), LlamaCppChat())
-    raise ConfigError(f"unknown answerer {name!r}; use 'extractive' or 'generative'")
+
+def answerer_for(name: str, settings: Settings, index: Index):
+    """The answerer for a backend name (llm.py) over an index; the extractive one for "extractive"."""
+    extractive = ExtractiveAnswerer(index, index.embeddings)
+    backend = llm.parse_backend(name)
+    if backend is None:
+        return extractive
+    from .generative import GenerativeAnswerer
+    from .verify import Verifier
+
+    model = llm.chat_model(backend, timeout=settings.llm_timeout)
+    return GenerativeAnswerer(extractive, model, Verifier(index, index.embeddings),
+                              mode=llm.resolve_mode(backend, settings.llm_mode), name=backend.name,
+                              endpoint=llm.endpoint(backend), timeout=settings.llm_timeout)
 
 
 def check_question(question: Any) -> str:

@@ -24,7 +24,10 @@ class Settings:
     k: int = 5  # passages returned by retrieve() and shown to the answerer
     chunk_size: int = 600
     chunk_overlap: int = 100
-    answerer: str = "extractive"
+    answerer: str = "extractive"  # "generative" is the older name of llm="llamacpp:smollm2"
+    llm: str = "extractive"  # or openai:<model>, ollama:<model>, llamacpp:<path.gguf|smollm2> (llm.py)
+    llm_mode: str = "auto"  # "phrase", "read", or "auto": phrase for a small local model, else read
+    llm_timeout: int = 60  # seconds a model may take over one answer before the extractive one stands
     index_dir: Path | None = None  # default: <home>/index
 
     def __post_init__(self) -> None:
@@ -42,6 +45,8 @@ class Settings:
             raise ConfigError(
                 f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}"
             )
+        if self.llm_timeout < 1:
+            raise ConfigError(f"ASSISTANT_LLM_TIMEOUT must be at least 1 second, got {self.llm_timeout}")
         if self.chroma_url and not self.chroma_url.startswith(("http://", "https://")):
             raise ConfigError(
                 f"ASSISTANT_CHROMA_URL must look like http://127.0.0.1:8000, got {self.chroma_url!r}"

@@ -1,0 +1,245 @@
+"""Sentence-level verification of a model's answer against the passages it cites.
+
+A model's draft is cut into sentences as it streams (`split_draft`), each with the source numbers
+its markers name: `[2]`, `[1, 3]`, `[2-4]`, `[1][2]`. `Verifier.check` then judges one sentence:
+
+- it picks the sentences of the cited passages that back it best (its names, figures and
+  content words covered, then the embedding similarity with the vectors the index holds),
+  which narrows each citation to exact sentence spans;
+- every figure and every capitalised name of the sentence must occur in those spans (an
+  invented number or name is the likeliest harm: "The CEO of OpenAI is Elon Musk.");
+- most of its content words must occur there too, or fewer of them with a close embedding.
+
+A sentence that cites nothing, or cites a passage that does not back it, is tried against every
+passage before it is dropped, so a small model that cannot number its sources still gets credit
+for what the passages say.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .chunking import Span
+from .retrieval import stopword_set, tokenize
+
+# "[1]", "[1, 3]", "[2-4]", "[2–4]", "[1 and 2]"
+MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|-|–|and)\s*\d+)*)\s*\]")
+_MARKERS = re.compile(rf"(?:\s*{MARKER.pattern})+")
+_AFTER_STOP = re.compile(rf"([.!?])({_MARKERS.pattern})")
+# A sentence ends at . ! or ? before a space, unless a citation marker follows (it belongs to it).
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[^\s\[])")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+# Attribution openers models add ("According to the article, …"): not claims of their own.
+_ATTRIBUTION = re.compile(r"^(?:according to|as stated in|based on) (?:the )?(?:article|text|sources?|passages?)"
+                          r"(?:\s*\[[^\]]*\])?,?\s*", re.IGNORECASE)
+_FIGURE = re.compile(r"\b\w*\d[\w.,]*\w|\b\d\b")
+_CAPITAL = re.compile(r"\b[A-Z][\w'-]*")
+MAX_RANGE = 10  # "[1-400]" is not a citation
+
+
+def marker_numbers(inside: str) -> list[int]:
+    """The source numbers of one marker's inside: "1, 3" -> [1, 3]; "2-4" -> [2, 3, 4]."""
+    out: list[int] = []
+    for part in re.split(r"\s*(?:,|\band\b)\s*", inside.strip()):
+        span = re.fullmatch(r"(\d+)\s*[-–]\s*(\d+)", part)
+        if span and 0 <= int(span[2]) - int(span[1]) < MAX_RANGE:
+            out.extend(range(int(span[1]), int(span[2]) + 1))
+        elif part.isdigit():
+            out.append(int(part))
+    return list(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class Drafted:
+    """One sentence of a model's draft: its text without markers, and the sources it cites."""
+
+    text: str
+    cited: tuple[int, ...]
+
+
+def _drafted(piece: str) -> Drafted | None:
+    numbers = [n for m in MARKER.finditer(piece) for n in marker_numbers(m.group(1))]
+    body = _MARKERS.sub("", piece)
+    body = _BULLET.sub("", body.replace("**", "").replace("__", "")).strip(" #\t")
+    body = " ".join(body.split())
+    return Drafted(body, tuple(dict.fromkeys(numbers))) if any(ch.isalnum() for ch in body) else None
+
+
+def split_draft(buffer: str, final: bool = False) -> tuple[list[Drafted], str]:
+    """The finished sentences of a streamed draft, and the unfinished rest to keep reading.
+
+    With final=True the rest is a sentence too. A sentence ends at . ! ? (markers right after it
+    are moved before it: "… TPUs. [1]" cites like "… TPUs [1].") or at a line break.
+    """
+    lines = buffer.split("\n")
+    tail = "" if final else lines.pop()
+    pieces: list[str] = []
+    for line in lines:
+        pieces += _BOUNDARY.split(_AFTER_STOP.sub(r"\2\1", line))
+    rest = ""
+    if tail:
+        parts = _BOUNDARY.split(_AFTER_STOP.sub(r"\2\1", tail))
+        pieces += parts[:-1]
+        rest = parts[-1]
+    return [d for d in map(_drafted, pieces) if d], rest
+
+
+def figures(text: str) -> set[str]:
+    """Numbers and codes in a text: 2024, v5e, 3.5, 1,000."""
+    return {f.rstrip(".,") for f in _FIGURE.findall(text)}
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words that are not stop words: Google, TPUs, OpenAI, Elon."""
+    stop = stopword_set()
+    return {w.strip("'") for w in _CAPITAL.findall(text) if w.lower().strip("'") not in stop}
+
+
+def _occurs(word: str, text_lower: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(word.lower())}(?!\w)", text_lower) is not None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A numbered passage the model was given: an exact span of one document."""
+
+    n: int
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Verdict:
+    """How well the spans chosen for one sentence back it."""
+
+    supported: bool
+    spans: list[Span]
+    overlap: float
+    similarity: float | None
+    reason: str = ""
+    sources: tuple[int, ...] = ()  # the source numbers the spans came from
+    missing: list[str] = field(default_factory=list)
+
+
+class Verifier:
+    """Judges model sentences against the passages' sentences (the spans and vectors an index holds)."""
+
+    def __init__(self, index, embeddings, min_overlap: float = 0.6, paraphrase_overlap: float = 0.3,
+                 min_similarity: float = 0.6, max_spans: int = 3) -> None:
+        self.index = index
+        self.embeddings = embeddings
+        self.min_overlap = min_overlap  # content words found, alone enough
+        self.paraphrase_overlap = paraphrase_overlap  # ... or this many with a close embedding
+        self.min_similarity = min_similarity
+        self.max_spans = max_spans
+
+    def sentence_spans(self, source: Source) -> list[Span]:
+        """The index's sentence spans inside a source (the source itself when none is)."""
+        try:
+            spans = self.index.spans(source.doc_id).sentences
+        except KeyError:
+            spans = []
+        inside = [s for s in spans if s.start < source.end and s.end > source.start]
+        return inside or [Span(source.doc_id, source.start, source.end, source.text)]
+
+    def check(self, sentence: str, sources: Sequence[Source], cited: Sequence[int] = ()) -> Verdict:
+        """The verdict on one sentence: against the sources it cites, else against all of them."""
+        by_n = {s.n: s for s in sources}
+        claim = _ATTRIBUTION.sub("", sentence)
+        vector = self._embed(claim)
+        first = None
+        wanted = [n for n in cited if n in by_n]
+        if wanted:
+            first = self._judge(claim, vector, [by_n[n] for n in wanted])
+            if first.supported:
+                return first
+        verdict = self._judge(claim, vector, list(sources))
+        if verdict.supported:
+            return verdict
+        if first is not None:
+            return first
+        if cited and not wanted:
+            verdict.reason = f"cites {', '.join(f'[{n}]' for n in cited)}, which it was never given; " + verdict.reason
+        return verdict
+
+    def _embed(self, text: str) -> np.ndarray | None:
+        try:
+            v = np.asarray(self.embeddings.embed_query(text), dtype=np.float32)
+        except Exception:  # noqa: BLE001 - similarity is one signal of three; the others still judge
+            return None
+        norm = float(np.linalg.norm(v))
+        return v / norm if norm else None
+
+    def _judge(self, claim: str, vector: np.ndarray | None, sources: list[Source]) -> Verdict:
+        words = set(tokenize([claim])[0])
+        keys = {w.lower() for w in figures(claim) | names(claim)}
+        cands = [(src.n, span) for src in sources for span in self.sentence_spans(src)]
+        if not cands:
+            return Verdict(False, [], 0.0, None, "no passage to check it against")
+        sims = self._similarities(vector, [span for _, span in cands])
+        covers = []
+        for _n, span in cands:
+            low = span.text.lower()
+            got_keys = {k for k in keys if _occurs(k, low)}
+            got_words = words & set(tokenize([span.text])[0])
+            covers.append((got_keys, got_words))
+        # Greedy cover: the best span first, then spans that add names, figures or words.
+        chosen: list[int] = []
+        have_keys: set[str] = set()
+        have_words: set[str] = set()
+        while len(chosen) < self.max_spans:
+            best, best_gain = None, (0, 0, 0.0)
+            for i, (k, w) in enumerate(covers):
+                if i in chosen:
+                    continue
+                gain = (len(k - have_keys), len(w - have_words), sims[i] if sims[i] is not None else 0.0)
+                if gain[:2] > best_gain[:2] or (not chosen and gain > best_gain):
+                    best, best_gain = i, gain
+            if best is None or (chosen and best_gain[:2] == (0, 0)):
+                break
+            chosen.append(best)
+            have_keys |= covers[best][0]
+            have_words |= covers[best][1]
+        chosen.sort(key=lambda i: (cands[i][1].doc_id, cands[i][1].start))
+        spans = [cands[i][1] for i in chosen]
+        text = " ".join(s.text for s in spans).lower()
+        overlap = len(have_words) / len(words) if words else 0.0
+        known = [sims[i] for i in chosen if sims[i] is not None]
+        similarity = max(known) if known else None
+        missing = sorted(k for k in figures(claim) | names(claim) if not _occurs(k, text))
+        sources_used = tuple(dict.fromkeys(cands[i][0] for i in chosen))
+        if not words:
+            return Verdict(False, spans, 0.0, similarity, "no content words", sources_used)
+        if missing:
+            what = ", ".join(f"“{m}”" for m in missing)
+            return Verdict(False, spans, overlap, similarity, f"{what} not in the cited passages", sources_used, missing)
+        if overlap >= self.min_overlap or (
+            overlap >= self.paraphrase_overlap and similarity is not None and similarity >= self.min_similarity
+        ):
+            return Verdict(True, spans, overlap, similarity, "", sources_used)
+        sim = f", similarity {similarity:.2f}" if similarity is not None else ""
+        return Verdict(False, spans, overlap, similarity,
+                       f"only {overlap:.0%} of its words are in the passages{sim}", sources_used)
+
+    def _similarities(self, vector: np.ndarray | None, spans: list[Span]) -> list[float | None]:
+        if vector is None:
+            return [None] * len(spans)
+        try:
+            stored = self.index.sentence_vectors(spans)
+        except Exception:  # noqa: BLE001 - a span that is not a stored sentence has no vector
+            stored = {}
+        out: list[float | None] = []
+        for span in spans:
+            v = stored.get(span.id)
+            if v is None or v.shape != vector.shape:
+                out.append(None)
+                continue
+            norm = float(np.linalg.norm(v))
+            out.append(float(v @ vector / norm) if norm else None)
+        return out
