@@ -51,6 +51,7 @@ Rules:
 REWRITE_SYSTEM = ("Rewrite the user's last question as one standalone search query that names what it "
                   "refers to. Reply with the query only, on one line.")
 
+MAX_REPEATS = 3  # repeated sentences after which the model is stopped
 _FENCE = re.compile(r"</?\s*(?:sources?|question)\b[^>]*>", re.IGNORECASE)
 _ANY_MARKER = re.compile(r"\s*\[\d+\]")
 _QUERY_PREFIX = re.compile(r"^(?:standalone )?(?:search )?query\s*:\s*", re.IGNORECASE)
@@ -118,11 +119,13 @@ class _Writer:
         self.sentences: list[SentenceSupport] = []
         self.dropped: list[DroppedSentence] = []
         self._seen: set[str] = set()
+        self.repeats = 0
 
     def add(self, drafted: Drafted, verdict: Verdict) -> str | None:
         """The sentence as shown with its [n] markers, or None when it is dropped."""
         key = " ".join(drafted.text.lower().split())
         if key in self._seen:  # small models loop: a repeat adds nothing
+            self.repeats += 1
             self.dropped.append(DroppedSentence(drafted.text, "repeats an earlier sentence", drafted.cited))
             return None
         self._seen.add(key)
@@ -230,6 +233,9 @@ class GenerativeAnswerer:
                         if (line := shown(drafted)) is not None:
                             first = first if first is not None else time.perf_counter() - t0
                             yield line
+                    if writer.repeats >= MAX_REPEATS:
+                        buffer = ""  # the unfinished sentence would only repeat too
+                        break  # a small model caught in a loop
                     if time.perf_counter() - t0 > self.timeout:
                         notice = f"The model took longer than {self.timeout:g} s and was stopped"
                         break

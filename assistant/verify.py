@@ -32,6 +32,7 @@ _MARKERS = re.compile(rf"(?:\s*{MARKER.pattern})+")
 _AFTER_STOP = re.compile(rf"([.!?])({_MARKERS.pattern})")
 # A sentence ends at . ! or ? before a space, unless a citation marker follows (it belongs to it).
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[^\s\[])")
+_LIST_NUMBER = re.compile(r"\s*\d{1,2}[.)]")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 # Attribution openers models add ("According to the article, …"): not claims of their own.
 _ATTRIBUTION = re.compile(r"^(?:according to|as stated in|based on) (?:the )?(?:article|text|sources?|passages?)"
@@ -79,13 +80,29 @@ def split_draft(buffer: str, final: bool = False) -> tuple[list[Drafted], str]:
     tail = "" if final else lines.pop()
     pieces: list[str] = []
     for line in lines:
-        pieces += _BOUNDARY.split(_AFTER_STOP.sub(r"\2\1", line))
+        pieces += _split_line(line)
     rest = ""
     if tail:
-        parts = _BOUNDARY.split(_AFTER_STOP.sub(r"\2\1", tail))
+        parts = _split_line(tail)
         pieces += parts[:-1]
         rest = parts[-1]
     return [d for d in map(_drafted, pieces) if d], rest
+
+
+def _split_line(line: str) -> list[str]:
+    parts = _BOUNDARY.split(_AFTER_STOP.sub(r"\2\1", line))
+    # "1. The first point": a list number is not a sentence of its own.
+    merged: list[str] = []
+    for part in parts:
+        lead = re.search(r":\s*(\d{1,2}[.)])$", merged[-1]) if merged else None
+        if lead:  # "The points are: 1." then "TPUs are fast."
+            merged[-1] = merged[-1][: lead.start(1)].rstrip()
+            part = f"{lead.group(1)} {part}"
+        if merged and _LIST_NUMBER.fullmatch(merged[-1]):
+            merged[-1] = f"{merged[-1]} {part}"
+        else:
+            merged.append(part)
+    return merged
 
 
 def _folded(text: str) -> str:

@@ -233,3 +233,12 @@ def test_unknown_backends_are_one_clear_error(plain):
         answerer_for("gpt4", plain.settings, plain.index)
     with pytest.raises(ConfigError, match="ASSISTANT_LLM_MODE must be one of"):
         answerer_for("llamacpp:smollm2", Settings.load(llm_mode="think"), plain.index)
+
+
+def test_a_model_caught_in_a_loop_is_stopped(plain):
+    loop = " ".join(["The moon is made of green cheese [1]."] * 50)
+    model = ScriptedChat(f"{TRUE} [2-4]. {loop}")
+    answer = with_model(plain, model).ask(QUESTION)
+    assert answer.text == f"{TRUE}. [1]"
+    assert len(answer.dropped) == 4  # the first, then three repeats: then it stopped reading
+    assert len(model.streamed) < 200  # far from the whole reply

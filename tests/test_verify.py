@@ -124,3 +124,8 @@ def test_a_source_number_never_given_is_named(article_bot):
     verdict = Verifier(article_bot.index, article_bot.index.embeddings).check(
         "The weather was lovely.", [Source(1, doc.id, 0, 200, doc.text[:200])], [7])
     assert not verdict.supported and "[7]" in verdict.reason
+
+
+def test_a_numbered_list_keeps_its_numbers_with_the_items():
+    sentences, _ = split_draft("The points are: 1. TPUs are fast [1]. 2. They scale [2].\n3) Cheap.", final=True)
+    assert [d.text for d in sentences] == ["The points are:", "TPUs are fast.", "They scale.", "Cheap."]
