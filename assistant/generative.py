@@ -243,7 +243,9 @@ class GenerativeAnswerer:
                         first = first if first is not None else time.perf_counter() - t0
                         yield line
         except Exception as exc:  # noqa: BLE001 - any model failure falls back to the extractive answer
-            notice = f"The model at {self.endpoint} failed ({describe_failure(exc)})"
+            # LangChain raises this for a stream that ended without a single piece: an empty reply.
+            if not (isinstance(exc, ValueError) and not "".join(raw) and "no generation chunks" in str(exc).lower()):
+                notice = f"The model at {self.endpoint} failed ({describe_failure(exc)})"
         if first is not None:
             answer = Answer(writer.text, False, writer.citations, question.answer_query, question.text,
                             passages=passages, answerer=self.name, sentences=writer.sentences,

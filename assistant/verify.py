@@ -65,7 +65,7 @@ def _drafted(piece: str) -> Drafted | None:
     numbers = [n for m in MARKER.finditer(piece) for n in marker_numbers(m.group(1))]
     body = _MARKERS.sub("", piece)
     body = _BULLET.sub("", body.replace("**", "").replace("__", "")).strip(" #\t")
-    body = " ".join(body.split())
+    body = re.sub(r"\s+([.!?,;:])", r"\1", " ".join(body.split()))
     return Drafted(body, tuple(dict.fromkeys(numbers))) if any(ch.isalnum() for ch in body) else None
 
 
@@ -88,15 +88,32 @@ def split_draft(buffer: str, final: bool = False) -> tuple[list[Drafted], str]:
     return [d for d in map(_drafted, pieces) if d], rest
 
 
+def _folded(text: str) -> str:
+    return text.replace("’", "'").replace("‘", "'")
+
+
 def figures(text: str) -> set[str]:
     """Numbers and codes in a text: 2024, v5e, 3.5, 1,000."""
     return {f.rstrip(".,") for f in _FIGURE.findall(text)}
 
 
 def names(text: str) -> set[str]:
-    """Capitalised words that are not stop words: Google, TPUs, OpenAI, Elon."""
+    """Capitalised words that are not stop words: Google, TPUs, OpenAI, Elon (not "Google's").
+
+    A sentence's first word followed by a comma ("Furthermore, …", "However, …") is an opener,
+    not a name.
+    """
     stop = stopword_set()
-    return {w.strip("'") for w in _CAPITAL.findall(text) if w.lower().strip("'") not in stop}
+    text = _folded(text).strip()
+    opener = re.match(r"[A-Z][\w-]*,", text)
+    out = set()
+    for m in _CAPITAL.finditer(text):
+        if opener and m.start() == 0:
+            continue
+        word = re.sub(r"'s$", "", m.group(0)).strip("'")
+        if word and word.lower() not in stop:
+            out.add(word)
+    return out
 
 
 def _occurs(word: str, text_lower: str) -> bool:
@@ -178,54 +195,66 @@ class Verifier:
 
     def _judge(self, claim: str, vector: np.ndarray | None, sources: list[Source]) -> Verdict:
         words = set(tokenize([claim])[0])
-        keys = {w.lower() for w in figures(claim) | names(claim)}
+        keys = {k.lower() for k in figures(claim) | names(claim)}
         cands = [(src.n, span) for src in sources for span in self.sentence_spans(src)]
         if not cands:
             return Verdict(False, [], 0.0, None, "no passage to check it against")
         sims = self._similarities(vector, [span for _, span in cands])
-        covers = []
-        for _n, span in cands:
-            low = span.text.lower()
-            got_keys = {k for k in keys if _occurs(k, low)}
-            got_words = words & set(tokenize([span.text])[0])
-            covers.append((got_keys, got_words))
-        # Greedy cover: the best span first, then spans that add names, figures or words.
-        chosen: list[int] = []
-        have_keys: set[str] = set()
-        have_words: set[str] = set()
+        lows = [_folded(span.text).lower() for _, span in cands]
+        got_words = [words & set(tokenize([span.text])[0]) for _, span in cands]
+        # The names and figures must occur together: in one sentence, or in two sentences that
+        # follow each other ("GCP" in one place and "general-purpose" in another back nothing).
+        windows = [[i] for i in range(len(cands))] + [
+            [i, i + 1] for i in range(len(cands) - 1) if self._adjacent(cands[i][1], cands[i + 1][1])]
+        together = [w for w in windows if all(any(_occurs(k, lows[i]) for i in w) for k in keys)]
+        sources_all = tuple(dict.fromkeys(n for n, _ in cands))
+        if not together:
+            anywhere = " ".join(lows)
+            missing = sorted(k for k in figures(claim) | names(claim) if not _occurs(k.lower(), _folded(anywhere)))
+            best = max(range(len(cands)), key=lambda i: (len(got_words[i]), sims[i] or 0.0))
+            overlap = len(got_words[best]) / len(words) if words else 0.0
+            if missing:
+                what = ", ".join(f"“{m}”" for m in missing)
+                return Verdict(False, [cands[best][1]], overlap, sims[best], f"{what} not in the cited passages",
+                               sources_all, missing)
+            return Verdict(False, [cands[best][1]], overlap, sims[best],
+                           "its names and figures never occur together in one passage sentence", sources_all)
+        # The window that carries most of its words (then the closest embedding) comes first;
+        # sentences that add words it lacks follow.
+        def words_of(w: list[int]) -> set[str]:
+            return set().union(*(got_words[i] for i in w))
+
+        chosen = list(max(together, key=lambda w: (len(words_of(w)), max((sims[i] or 0.0) for i in w), -len(w))))
+        have = words_of(chosen)
         while len(chosen) < self.max_spans:
-            best, best_gain = None, (0, 0, 0.0)
-            for i, (k, w) in enumerate(covers):
-                if i in chosen:
-                    continue
-                gain = (len(k - have_keys), len(w - have_words), sims[i] if sims[i] is not None else 0.0)
-                if gain[:2] > best_gain[:2] or (not chosen and gain > best_gain):
-                    best, best_gain = i, gain
-            if best is None or (chosen and best_gain[:2] == (0, 0)):
+            # A sentence that adds a single stray word ("making") is no support for the claim.
+            gains = [(len(got_words[i] - have), sims[i] or 0.0, -i) for i in range(len(cands))
+                     if i not in chosen and (len(got_words[i] - have) >= 2
+                                             or (got_words[i] - have and (sims[i] or 0.0) >= self.min_similarity))]
+            if not gains:
                 break
+            best = -max(gains)[2]
             chosen.append(best)
-            have_keys |= covers[best][0]
-            have_words |= covers[best][1]
+            have |= got_words[best]
         chosen.sort(key=lambda i: (cands[i][1].doc_id, cands[i][1].start))
         spans = [cands[i][1] for i in chosen]
-        text = " ".join(s.text for s in spans).lower()
-        overlap = len(have_words) / len(words) if words else 0.0
+        overlap = len(have) / len(words) if words else 0.0
         known = [sims[i] for i in chosen if sims[i] is not None]
         similarity = max(known) if known else None
-        missing = sorted(k for k in figures(claim) | names(claim) if not _occurs(k, text))
-        sources_used = tuple(dict.fromkeys(cands[i][0] for i in chosen))
+        used = tuple(dict.fromkeys(cands[i][0] for i in chosen))
         if not words:
-            return Verdict(False, spans, 0.0, similarity, "no content words", sources_used)
-        if missing:
-            what = ", ".join(f"“{m}”" for m in missing)
-            return Verdict(False, spans, overlap, similarity, f"{what} not in the cited passages", sources_used, missing)
+            return Verdict(False, spans, 0.0, similarity, "no content words", used)
         if overlap >= self.min_overlap or (
             overlap >= self.paraphrase_overlap and similarity is not None and similarity >= self.min_similarity
         ):
-            return Verdict(True, spans, overlap, similarity, "", sources_used)
+            return Verdict(True, spans, overlap, similarity, "", used)
         sim = f", similarity {similarity:.2f}" if similarity is not None else ""
         return Verdict(False, spans, overlap, similarity,
-                       f"only {overlap:.0%} of its words are in the passages{sim}", sources_used)
+                       f"only {overlap:.0%} of its words are in the passages{sim}", used)
+
+    @staticmethod
+    def _adjacent(a: Span, b: Span) -> bool:
+        return a.doc_id == b.doc_id and 0 <= b.start - a.end <= 3
 
     def _similarities(self, vector: np.ndarray | None, spans: list[Span]) -> list[float | None]:
         if vector is None:

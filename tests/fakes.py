@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from pydantic import Field
 
 from assistant.embeddings import HashingEmbeddings
 
@@ -74,16 +77,35 @@ def counting_subclass(base: type[Embeddings]) -> type[Embeddings]:
     return Counting
 
 
-class ScriptedChat:
-    """A chat model that replies with a fixed text and remembers the messages it was sent."""
+class ScriptedChat(GenericFakeChatModel):
+    """LangChain's fake chat model: replies with the given texts in turn, streamed word by word.
 
-    def __init__(self, reply: str) -> None:
-        self.reply = reply
-        self.sent: list[list[dict[str, str]]] = []
+    It remembers every message list it was sent; `delay` pauses before each streamed piece (a
+    slow model) and `fail` raises ConnectionError(fail) instead of answering (a server down).
+    """
 
-    def complete(self, messages: list[dict[str, str]], max_tokens: int) -> str:
+    sent: list = Field(default_factory=list)
+    delay: float = 0.0
+    fail: str = ""
+    streamed: list = Field(default_factory=list)  # (time.perf_counter(), piece) as each piece left
+
+    def __init__(self, *replies: str, **kwargs) -> None:
+        super().__init__(messages=iter([AIMessage(r) for r in replies]), **kwargs)
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
         self.sent.append(messages)
-        return self.reply
+        if self.fail:
+            raise ConnectionError(self.fail)
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        import time
+
+        for chunk in super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs):
+            if self.delay:
+                time.sleep(self.delay)
+            self.streamed.append((time.perf_counter(), chunk.message.content))
+            yield chunk
 
 
 class FixedAnswerer:

@@ -77,15 +77,15 @@ def test_history_is_used_for_follow_ups(shared_bot):
     assert "generations" in answer.query
 
 
-def test_stream_grows_to_the_answer(shared_bot):
-    steps = list(shared_bot.stream("What are TPUs optimized for?"))
-    # A few big steps, not one per word: every update costs the UI server a round of work.
-    assert 3 <= len(steps) <= 5
+def test_stream_grows_to_the_answer_a_sentence_at_a_time(shared_bot):
+    steps = list(shared_bot.stream("What advantages do TPUs have?"))
     *partials, (final_text, answer) = steps
     assert isinstance(answer, Answer) and final_text == answer.text
     assert all(a is None for _, a in partials)
+    # One update per cited sentence (a few big steps: every update costs the UI server work).
+    assert 1 <= len(partials) <= 4 and len(answer.citations) >= 3
     texts = [t for t, _ in partials]
-    assert all(answer.text.startswith(t) for t in texts)
+    assert all(answer.text.startswith(t) and t.endswith("]") for t in texts)
     assert [len(t) for t in texts] == sorted(len(t) for t in texts)
 
 
