@@ -72,7 +72,9 @@ def bot_over(real_bot, **settings) -> Assistant:
 
 
 def _occurs(word: str, text: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(word.lower())}(?!\w)", text.lower()) is not None
+    # names() folds curly apostrophes (“Google’s” -> Google); the quotes keep the article's own.
+    text = text.replace("’", "'").replace("‘", "'").lower()
+    return re.search(rf"(?<!\w){re.escape(word.lower())}(?!\w)", text) is not None
 
 
 def assert_verified(answer: Answer, bot: Assistant) -> None:
