@@ -23,10 +23,10 @@ install: $(STAMP)
 
 # The generative answerer's local model: llama-cpp-python compiles from source the first time
 # (4 min on a 2-core machine; pip caches the wheel), so only the tests and `make llm` install it,
-# not `make run`.
+# not `make run`. The openai and ollama clients come along: the tests run them against local ports.
 LLM_STAMP := $(VENV)/.installed-llm
 $(LLM_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -e ".[llm]"
+	$(BIN)/python -m pip install -e ".[llm,openai,ollama]"
 	touch $(LLM_STAMP)
 
 llm: $(LLM_STAMP)

@@ -61,16 +61,42 @@ def _bare(settings):
     return Assistant(Index(settings, get_embeddings(settings.embedding_model)), settings)
 
 
+def _backend(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # A misspelt backend is a usage error, caught before the index or any model loads.
+    if value is None:
+        return None
+    from .llm import parse_backend
+
+    try:
+        parse_backend(value)
+    except AssistantError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def llm_options(command):
+    """--llm and --llm-mode: the chat model that writes the answer (Settings.llm, llm_mode)."""
+    command = click.option(
+        "--llm-mode", type=click.Choice(["auto", "phrase", "read"], case_sensitive=False), default=None,
+        help="phrase: the model rewords the extractive quotes; read: it reads the passages "
+             "(default auto: phrase for a small local model).")(command)
+    return click.option(
+        "--llm", "llm", metavar="NAME", default=None, callback=_backend,
+        help="Chat model: extractive (default), openai:<model>, ollama:<model>, "
+             "llamacpp:<path.gguf|smollm2>.")(command)
+
+
 @main.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
 @click.option("-k", type=click.IntRange(min=1), default=None, help="Passages to retrieve (default 5).")
-def ask(question: str, as_json: bool, k: int | None) -> None:
+@llm_options
+def ask(question: str, as_json: bool, k: int | None, llm: str | None, llm_mode: str | None) -> None:
     """Answer QUESTION from the article, with citations."""
     from .api import Assistant, check_question
 
     check_question(question)  # fail fast, before loading the model
-    answer = Assistant.open().ask(question, k=k)
+    answer = Assistant.open(llm=llm, llm_mode=llm_mode).ask(question, k=k)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -79,6 +105,11 @@ def ask(question: str, as_json: bool, k: int | None) -> None:
         click.echo(f"(searched for: {answer.query})")
     for c in answer.citations:
         click.echo(f"\n[{c.n}] {c.label()}\n    “{c.quote}”")
+    # On stderr: stdout stays the answer alone, for a pipe.
+    if answer.notice:
+        click.echo(f"notice: {answer.notice}", err=True)
+    for d in answer.dropped:
+        click.echo(f"dropped (not shown): “{d.text}” ({d.reason})", err=True)
 
 
 @main.command()
@@ -93,11 +124,12 @@ def docs() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
-def ui(host: str, port: int) -> None:
+@llm_options
+def ui(host: str, port: int, llm: str | None, llm_mode: str | None) -> None:
     """Serve the chat web UI."""
     from ui.app import launch
 
-    launch(host=host, port=port)
+    launch(host=host, port=port, llm=llm, llm_mode=llm_mode)
 
 
 @main.command(name="eval")

@@ -86,7 +86,8 @@ def test_answers_cite_exact_spans(bot, question, fact):
     assert_contract(answer, bot.documents)
     assert any(fact in c.quote for c in answer.citations), answer.text
     assert answer.question == question
-    assert answer.answerer == bot.settings.answerer
+    # A model's answer names its backend ("llamacpp:smollm2"), the extractive one "extractive".
+    assert answer.answerer == bot.answerer.name
 
 
 @pytest.mark.parametrize("question", UNRELATED)
@@ -220,7 +221,8 @@ def test_answer_to_dict_is_json(bot):
     assert data["citations"][0]["quote"] == answer.citations[0].quote
     assert {"start", "end", "doc_id", "n", "paragraph", "section"} <= set(data["citations"][0])
     assert len(data["passages"]) == len(answer.passages) > 0
-    assert set(data["timings"]) == {"rewrite", "retrieve", "answer", "total"}
+    # A model's answer also times its first verified sentence.
+    assert set(data["timings"]) - {"first_sentence"} == {"rewrite", "retrieve", "answer", "total"}
 
 
 @pytest.mark.parametrize(

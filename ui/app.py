@@ -140,13 +140,14 @@ def rate(store: FeedbackStore, turns: list[dict], comment: str, rating: str, ind
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, bot=None, *,
-           prevent_thread_lock: bool = False) -> gr.Blocks:
-    """Serve the UI on host:port (local only by default); loads the assistant once."""
+           prevent_thread_lock: bool = False, **overrides: Any) -> gr.Blocks:
+    """Serve the UI on host:port (local only by default); loads the assistant once, with
+    Settings overrides (e.g. llm="ollama:llama3.2")."""
     auth = auth_from_env()
     if bot is None:
         from assistant import Assistant
 
-        bot = Assistant.open()
+        bot = Assistant.open(**overrides)
         bot.warm_up()  # load the model and caches now, not in the first user's request
     demo = queued(build_app(bot))
     try:
