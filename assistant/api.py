@@ -153,8 +153,12 @@ class Assistant:
         yield answer.text, answer
 
     def warm_up(self) -> None:
-        """Load the model and build the in-memory indexes now, not on the first question."""
-        self.ask("warm up")
+        """Load the embedding model and build the in-memory indexes now, not on the first question.
+
+        A chat model is not called: with a paid API, a warm-up request would cost money.
+        """
+        state = self.pipeline.prepare.invoke({"question": "warm up", "history": [], "k": self.settings.k})
+        getattr(self.answerer, "extractive", self.answerer).answer(*self.pipeline.answer_inputs(state))
         if hasattr(self.answerer, "warm_up"):
             self.answerer.warm_up(self.documents)
 

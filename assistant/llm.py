@@ -148,7 +148,8 @@ def endpoint(backend: Backend) -> str:
 
 
 _URL_CREDENTIALS = re.compile(r"(https?://)[^/@\s]+@")
-_KEYLIKE = re.compile(r"\b(sk|key|token)[-_][A-Za-z0-9_-]{6,}", re.IGNORECASE)
+# OpenAI-style keys ("sk-…", "sk-proj-…"); longer than any word, so error codes survive.
+_KEYLIKE = re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")
 
 
 def redact(text: str) -> str:

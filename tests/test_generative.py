@@ -242,3 +242,9 @@ def test_a_model_caught_in_a_loop_is_stopped(plain):
     assert answer.text == f"{TRUE}. [1]"
     assert len(answer.dropped) == 4  # the first, then three repeats: then it stopped reading
     assert len(model.streamed) < 200  # far from the whole reply
+
+
+def test_warming_up_never_calls_the_model(plain):
+    model = ScriptedChat("x")
+    with_model(plain, model).warm_up()
+    assert model.sent == []

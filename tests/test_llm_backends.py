@@ -260,3 +260,7 @@ def test_ask_json_carries_the_notice(tmp_path):
     data = json.loads(result.stdout)
     assert data["answerer"] == "openai:m" and data["mode"] == "read"
     assert data["notice"].endswith("this is the extractive answer instead.")
+
+
+def test_redact_keeps_error_codes_that_look_a_little_like_keys():
+    assert redact("error: token_limit_exceeded, key_missing") == "error: token_limit_exceeded, key_missing"
