@@ -149,7 +149,9 @@ class SlowAssistant(Assistant):
 
     def stream(self, question, history=None, k=None):
         for item in super().stream(question, history, k):
-            time.sleep(0.3)  # a few big steps (Assistant.stream): each must leave time to click
+            # Whole sentences (Assistant.stream): a two-sentence answer is one partial update and
+            # the final one, so the final one waits long enough to check and click in between.
+            time.sleep(0.3 if item[1] is None else 1.5)
             yield item
 
 

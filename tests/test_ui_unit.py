@@ -103,10 +103,12 @@ def test_a_question_from_the_browser_is_shown_cleaned(default_bot):
 
 def test_respond_streams_growing_text_then_the_final_answer(bot):
     updates = run(bot, TPU_QUESTION)
-    assert len(updates) > 3
+    # Assistant.stream sends whole sentences: the two-sentence answer arrives as one, then both.
+    assert len(updates) >= 2
     *partials, final = updates
-    texts = [re.sub(r"<[^>]+>", "", u[0][-1]["content"]) for u in partials]
+    texts = [re.sub(r"<[^>]+>", "", u[0][-1]["content"]) for u in updates]
     assert all(len(a) < len(b) and b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
+    assert all(t.endswith("]") for t in texts)  # never half a sentence
     # While streaming only the chat changes; state, panels and JSON wait for the final update.
     assert all(u[1] == gr.skip() and u[2] == gr.skip() for u in partials)
     chat, turns, panel, details, answer, box = final
