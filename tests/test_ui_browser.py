@@ -149,7 +149,9 @@ class SlowAssistant(Assistant):
 
     def stream(self, question, history=None, k=None):
         for item in super().stream(question, history, k):
-            time.sleep(0.3)  # a few big steps (Assistant.stream): each must leave time to click
+            # Whole sentences (Assistant.stream): a two-sentence answer is one partial update and
+            # the final one, so the final one waits long enough to check and click in between.
+            time.sleep(0.3 if item[1] is None else 1.5)
             yield item
 
 
@@ -192,6 +194,29 @@ def test_clearing_forgets_history_and_likes_are_stored(article_bot, page):
     records = store.read()[before:]
     assert [(r["rating"], r["comment"], r["abstained"]) for r in records] == [
         ("up", "correct refusal", True)]
+
+
+def test_a_bad_model_name_is_an_error_toast_and_the_chat_goes_on(article_bot, page):
+    with serving(article_bot) as url:
+        page.goto(url)
+        ask(page, QUESTION)
+        page.get_by_text("Details", exact=True).click()
+        model = page.locator("#llm input, #llm textarea").first
+        expect(model).to_have_value("extractive")
+        model.fill("gpt-9")
+        box = page.locator("#question textarea")
+        box.fill("Why are they efficient?")
+        box.press("Enter")
+        expect(page.get_by_text("unknown model backend 'gpt-9'", exact=False).first).to_be_visible()
+        answers = page.locator("#chat [data-testid=bot]")
+        expect(answers).to_have_count(1)  # the conversation so far is kept, nothing half-asked
+        expect(box).to_have_value("Why are they efficient?")  # to ask again once the name is fixed
+        model.fill("extractive")
+        box.press("Enter")
+        expect(answers).to_have_count(2)
+        expect(page.locator("#chat .streaming")).to_have_count(0)
+        expect(answers.last.locator(".query-note")).to_contain_text("TPUs")  # history survived
+        expect(answers.last.locator("a.cite-ref").first).to_be_visible()
 
 
 def test_markup_in_documents_and_questions_is_shown_as_text(browser, page, tmp_path):

@@ -64,7 +64,7 @@ def message_text(message: dict) -> str:
 def test_a_question_gets_a_streamed_answer_with_valid_citations(url, bot):
     client = Client(url, verbose=False)
     chat, answer, streamed = ask(client, "What are TPUs, according to the article?")
-    assert len(streamed) > 2  # the text arrived in several updates, not at once
+    assert len(streamed) >= 2  # the text arrived sentence by sentence, not at once
     assert not answer["abstained"] and [c["n"] for c in answer["citations"]] == [1, 2]
     assert check_citations(as_answer(answer), bot.documents) == []
     html = message_text(chat[-1])

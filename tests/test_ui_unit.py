@@ -14,18 +14,36 @@ from html.parser import HTMLParser
 
 import gradio as gr
 import pytest
+from fakes import CountingEmbeddings
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
 from ui_fakes import scripted_assistant
 
 from assistant import Assistant, Document
 from assistant.answer import check_citations
 from assistant.errors import ConfigError, DocumentError
+from assistant.extractive import ExtractiveAnswerer
 from assistant.feedback import FeedbackStore, feedback_record
+from assistant.generative import GenerativeAnswerer
+from assistant.verify import Verifier
 from ui import render
-from ui.app import auth_from_env, build_app, cleared, example_questions, rate, respond
+from ui.app import (
+    auth_from_env,
+    build_app,
+    cleared,
+    current_llm,
+    example_questions,
+    rate,
+    respond,
+    with_backend,
+)
 
 TPU_QUESTION = "What are TPUs, according to the article?"
+VERSIONS_QUESTION = "Which TPU generations is OpenAI using?"
+TRUE = "OpenAI is using Google's v4 and v5e TPUs"
+INVENTED = "The CEO of OpenAI is Elon Musk"
 EVIL = "<script>alert(1)</script>"
 EVIL_IMG = "<img src=x onerror=alert(1)>"
 
@@ -103,10 +121,12 @@ def test_a_question_from_the_browser_is_shown_cleaned(default_bot):
 
 def test_respond_streams_growing_text_then_the_final_answer(bot):
     updates = run(bot, TPU_QUESTION)
-    assert len(updates) > 3
+    # Assistant.stream sends whole sentences: the two-sentence answer arrives as one, then both.
+    assert len(updates) >= 2
     *partials, final = updates
-    texts = [re.sub(r"<[^>]+>", "", u[0][-1]["content"]) for u in partials]
+    texts = [re.sub(r"<[^>]+>", "", u[0][-1]["content"]) for u in updates]
     assert all(len(a) < len(b) and b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
+    assert all(t.endswith("]") for t in texts)  # never half a sentence
     # While streaming only the chat changes; state, panels and JSON wait for the final update.
     assert all(u[1] == gr.skip() and u[2] == gr.skip() for u in partials)
     chat, turns, panel, details, answer, box = final
@@ -191,6 +211,76 @@ def test_api_errors_become_gradio_errors(bot):
         run(bot, "   ")
     with pytest.raises(gr.Error, match="keep it under"):
         run(bot, "why " * 600)
+
+
+def test_an_unknown_backend_is_one_clear_error_and_the_chat_goes_on(bot):
+    *_, first = run(bot, TPU_QUESTION)
+    with pytest.raises(gr.Error, match="unknown model backend 'gpt-9'") as info:
+        list(respond(bot, "Why are they efficient?", first[1], 5, "gpt-9"))
+    assert "Traceback" not in str(info.value) and "\n" not in str(info.value)
+    # The session's history is untouched: the next question, on the bot's own backend, follows up.
+    *_, (chat, turns, *_r) = respond(bot, "Why are they efficient?", first[1], 5, current_llm(bot))
+    assert len(turns) == 2 and len(chat) == 4 and "TPUs" in turns[-1]["query"]
+
+
+def test_the_bots_own_backend_name_or_none_keeps_the_bot(bot):
+    assert current_llm(bot) == "extractive" == bot.settings.llm
+    assert with_backend(bot, None) is bot and with_backend(bot, " extractive ") is bot
+    assert with_backend(bot, "") is bot
+
+
+def fake_model_bot(article, home, name: str = "fake", reply: str | None = None) -> Assistant:
+    """The article over hashing embeddings, answered by a fake model in read mode (it reads the
+    numbered passages); by default it writes one invented sentence and one true one."""
+    bot = Assistant.from_documents([article], index_dir=home / "idx", embeddings=CountingEmbeddings())
+    if reply is None:
+        passages = bot.retriever.with_title(bot.retriever.search(VERSIONS_QUESTION, 5))
+        n = next(i for i, p in enumerate(passages, start=1) if "v4 and v5e" in p.text)
+        reply = f"{INVENTED} [1]. {TRUE} [{n}]."
+    model = GenericFakeChatModel(messages=iter([AIMessage(reply)]))
+    index = bot.index
+    answerer = GenerativeAnswerer(ExtractiveAnswerer(index, index.embeddings), model,
+                                  Verifier(index, index.embeddings), mode="read", name=name)
+    return Assistant(index, bot.settings, answerer=answerer)
+
+
+@pytest.fixture
+def generative_bot(tmp_path, article):
+    return fake_model_bot(article, tmp_path)
+
+
+def test_another_backend_is_built_once_and_shared_over_the_same_index(tmp_path, article):
+    bot = fake_model_bot(article, tmp_path, name="fake:model")
+    assert current_llm(bot) == "fake:model" and with_backend(bot, "fake:model") is bot
+    other = with_backend(bot, "extractive")
+    assert other is not bot and other.index is bot.index and other.answerer.name == "extractive"
+    assert with_backend(bot, " extractive") is other  # cached: every session shares it
+    *_, (_, _, _, details, answer, _) = respond(bot, VERSIONS_QUESTION, [], 5, "extractive")
+    assert answer["answerer"] == "extractive" and answer["dropped"] == []
+    assert "Elon Musk" not in details
+
+
+def test_a_models_unsupported_sentence_never_streams_and_is_listed_as_dropped(generative_bot):
+    *partials, (chat, turns, _panel, details, answer, _box) = run(generative_bot, VERSIONS_QUESTION)
+    assert partials, "the verified sentence streams before the final update"
+    assert all("Elon Musk" not in str(u[0]) for u in partials)
+    assert "Elon Musk" not in chat[-1]["content"] and "v4 and v5e" in chat[-1]["content"]
+    assert answer["answerer"] == "fake" and answer["mode"] == "read" and answer["notice"] == ""
+    assert [d["text"].rstrip(".") for d in answer["dropped"]] == [INVENTED]
+    dropped = Tree(details)
+    assert 'class="dropped"' in details and "Elon Musk" in "".join(dropped.text)
+    assert "fake" in details and "(read)" in details
+    assert answer["sentences"] and f"{answer['sentences'][0]['overlap']:.2f}" in details
+
+
+def test_a_failed_model_shows_its_notice_in_the_chat_and_the_details(generative_bot):
+    # An exhausted fake raises on its first use, like a server that is down.
+    generative_bot.answerer.model = GenericFakeChatModel(messages=iter([]))
+    *_, (chat, turns, _panel, details, answer, _box) = run(generative_bot, VERSIONS_QUESTION)
+    assert answer["notice"].endswith("this is the extractive answer instead.")
+    # Whatever the extractive answer is (hashing embeddings may abstain), the notice is in sight.
+    assert 'class="notice-note"' in chat[-1]["content"] and 'class="notice"' in details
+    assert answer["notice"] in "".join(Tree(chat[-1]["content"]).text)
 
 
 def test_clear_resets_every_output(bot):
@@ -279,6 +369,33 @@ def test_details_show_timings_and_scores():
     html = render.details_html(answer)
     assert "12.3 ms" in html and "0.5000" in html and "1.250" in html and "–" in html
     assert "<script" not in html
+
+
+def test_details_show_the_answerer_its_notice_support_and_dropped_sentences():
+    answer = {"answerer": "ollama:x", "mode": "read", "notice": f"The model failed {EVIL}",
+              "sentences": [{"text": "Shown [1]", "citations": [1], "cited": [2], "overlap": 0.8125,
+                             "similarity": None}],
+              "dropped": [{"text": f"Evil {EVIL_IMG} claim", "reason": f"no source names {EVIL}",
+                           "cited": [3]}],
+              "timings": {}, "passages": []}
+    html = render.details_html(answer)
+    tree = Tree(html)
+    assert not {t for t, _ in tree.tags} & {"script", "img"}
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;script&gt;" in html
+    assert 'class="notice"' in html and 'class="dropped"' in html and "cited [3]" in html
+    assert "ollama:x" in html and "(read)" in html and "0.81" in html and "–" in html
+    text = "".join(tree.text)
+    assert f"Evil {EVIL_IMG} claim" in text and f"The model failed {EVIL}" in text
+    plain = render.details_html({"answerer": "extractive", "timings": {}, "passages": []})
+    assert 'class="notice"' not in plain and "dropped" not in plain and "sentences" not in plain
+
+
+def test_the_notice_shows_escaped_under_the_answer():
+    html = render.chat_html("An answer [1]", 2, notice=f"The model failed {EVIL}")
+    assert '<div class="notice-note">The model failed &lt;script&gt;' in html and "<script" not in html
+    assert "notice" not in render.chat_html("An answer [1]", 2)
+    turn = {"question": "q", "text": "t", "abstained": False, "query": "q", "notice": "N"}
+    assert 'class="notice-note">N<' in render.messages([turn])[1]["content"]
 
 
 def test_turn_of_message_maps_assistant_messages_only():

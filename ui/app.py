@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
@@ -17,6 +18,7 @@ import gradio as gr
 from assistant.errors import AssistantError, ConfigError
 from assistant.evaluate import load_dataset
 from assistant.feedback import FeedbackStore, feedback_record
+from assistant.llm import redact
 from assistant.sanitize import clean
 from ui import render
 
@@ -33,6 +35,10 @@ MAX_QUEUE = 32
 # System fonts: nothing to fetch, and the same glyphs in every heading.
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                           font_mono=["ui-monospace", "monospace"])
+LLM_LABEL = "Model (extractive, openai:<model>, ollama:<model>, llamacpp:<path|smollm2>)"
+# Backends other than the bot's own, built once and shared by every session: a llamacpp model
+# keeps its weights in memory, so a few names at most stay cached (the oldest goes first).
+MAX_BACKENDS = 4
 
 
 def build_app(bot) -> gr.Blocks:
@@ -40,8 +46,8 @@ def build_app(bot) -> gr.Blocks:
     store = FeedbackStore(bot.settings.home / "feedback.jsonl")
     examples = example_questions(bot.settings.corpus_dir / "eval" / "article.jsonl")
 
-    def ask_(question: str, turns: list[dict], k: float) -> Iterator[tuple]:
-        yield from respond(bot, question, turns, k)
+    def ask_(question: str, turns: list[dict], k: float, llm_name: str) -> Iterator[tuple]:
+        yield from respond(bot, question, turns, k, llm_name)
 
     def on_like(turns: list[dict], comment: str, data: gr.LikeData) -> Any:
         index = render.turn_of_message(data.index)
@@ -76,12 +82,13 @@ def build_app(bot) -> gr.Blocks:
             with gr.Row():
                 k = gr.Slider(1, 10, value=min(bot.settings.k, 10), step=1,
                               label="Passages to retrieve (k)", elem_id="k")
-                gr.Textbox(bot.settings.answerer, label="Answerer", interactive=False)
+                llm_box = gr.Textbox(current_llm(bot), label=LLM_LABEL, max_lines=1, max_length=500,
+                                     elem_id="llm")
             details = gr.HTML(render.details_html(None), elem_id="details")
             raw = gr.JSON(label="Answer (JSON)", elem_id="raw")
 
         outputs = [chat, turns, panel, details, raw, msg]
-        gr.on([msg.submit, ask.click], ask_, [msg, turns, k], outputs, api_name="ask",
+        gr.on([msg.submit, ask.click], ask_, [msg, turns, k, llm_box], outputs, api_name="ask",
               show_progress="minimal")
         reset.click(lambda: cleared(bot), None, outputs[:-1], api_name="clear")
         # The chatbot's own trash button must drop the session history too, not just the view.
@@ -94,11 +101,18 @@ def build_app(bot) -> gr.Blocks:
     return demo
 
 
-def respond(bot, question: str, turns: list[dict], k: float = 5) -> Iterator[tuple]:
+def respond(bot, question: str, turns: list[dict], k: float = 5,
+            llm_name: str | None = None) -> Iterator[tuple]:
     """Stream one answer: (chat, turns, source panel, details, answer dict, textbox) updates.
 
     While the text grows only the chat changes; the last update carries everything else.
+    `llm_name` picks another backend (llm.py) over the same index; None keeps the bot's own.
     """
+    try:
+        bot = with_backend(bot, llm_name)
+    except AssistantError as exc:
+        # Nothing was yielded yet: the chat, the history and the typed question all stay.
+        raise gr.Error(redact(str(exc))) from None
     history = [(t["question"], t["text"]) for t in turns]
     # Shown as the API will read it: a lone surrogate from the browser would break the reply's JSON.
     question = clean(question) if isinstance(question, str) else question
@@ -118,7 +132,40 @@ def respond(bot, question: str, turns: list[dict], k: float = 5) -> Iterator[tup
                        render.details_html(turns[-1]), turns[-1], box)
             box = gr.skip()
     except AssistantError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(redact(str(exc))) from None
+
+
+def current_llm(bot) -> str:
+    """The backend name the bot answers with, as the details panel shows it."""
+    # A model backend's name is always kind:model; anything else (the extractive answerer, a
+    # test's scripted one) runs under the settings' name.
+    name = getattr(bot.answerer, "name", "")
+    return name if isinstance(name, str) and ":" in name else bot.settings.llm
+
+
+_backends: dict[tuple[int, str], Any] = {}
+_backends_lock = threading.Lock()
+
+
+def with_backend(bot, llm_name: str | None):
+    """The bot itself for its own backend (or no name), else an Assistant over the same index
+    answering with `llm_name`; built once per name and shared across sessions."""
+    name = " ".join(str(llm_name or "").split())
+    if not name or name == current_llm(bot):
+        return bot
+    from assistant.api import Assistant, answerer_for
+
+    # A cached variant keeps its index alive, so the index's id cannot be reused meanwhile.
+    key = (id(bot.index), name)
+    # Built under the lock: two sessions asking for the same new model must not load it twice.
+    with _backends_lock:
+        variant = _backends.get(key)
+        if variant is None:
+            variant = Assistant(bot.index, bot.settings, answerer=answerer_for(name, bot.settings, bot.index))
+            _backends[key] = variant
+            while len(_backends) > MAX_BACKENDS:
+                _backends.pop(next(iter(_backends)))
+    return variant
 
 
 def cleared(bot) -> tuple:

@@ -62,7 +62,7 @@ def trivial_app(updates: int):
     """An app with the UI's endpoint, outputs and queue settings whose answer costs nothing."""
     import gradio as gr
 
-    def ask(question: str, turns: list, k: float) -> Iterator[tuple]:
+    def ask(question: str, turns: list, k: float, llm_name: str) -> Iterator[tuple]:
         asked = [{"role": "user", "content": question}]
         for i in range(1, updates):
             yield ([*asked, {"role": "assistant", "content": "word " * i}],
@@ -73,9 +73,9 @@ def trivial_app(updates: int):
 
     with gr.Blocks(analytics_enabled=False) as demo:
         turns = gr.State([])
-        msg, k = gr.Textbox(), gr.Slider(1, 10, value=5)
+        msg, k, llm_name = gr.Textbox(), gr.Slider(1, 10, value=5), gr.Textbox()
         outputs = [gr.Chatbot(), turns, gr.HTML(), gr.HTML(), gr.JSON(), msg]
-        msg.submit(ask, [msg, turns, k], outputs, api_name="ask")
+        msg.submit(ask, [msg, turns, k, llm_name], outputs, api_name="ask")
     return demo
 
 
@@ -149,9 +149,10 @@ async def _drive(url: str, questions: list[str], clients: int, seconds: float, t
 
 async def _ask(http, fn_index: int, session_hash: str, question: str) -> tuple[Any, int]:
     """One question through the queue: (the final answer dict, how many updates streamed)."""
-    # Inputs: question, the session's turns (gr.State: the server keeps its own copy), k.
+    # Inputs: question, the session's turns (gr.State: the server keeps its own copy), k, and the
+    # model name ("": the bot's own backend).
     joined = await http.post("gradio_api/queue/join", json={
-        "data": [question, None, 5], "fn_index": fn_index, "session_hash": session_hash,
+        "data": [question, None, 5, ""], "fn_index": fn_index, "session_hash": session_hash,
         "event_data": None, "trigger_id": None})
     joined.raise_for_status()
     event_id = joined.json()["event_id"]

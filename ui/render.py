@@ -25,7 +25,7 @@ def cite_id(turn: int, n: int) -> str:
 
 
 def chat_html(text: str, turn: int, *, abstained: bool = False, query: str = "",
-              question: str = "", streaming: bool = False) -> str:
+              question: str = "", streaming: bool = False, notice: str = "") -> str:
     """An assistant message: escaped text, [n] as links to the cited spans, notes around it."""
     body = MARKER.sub(
         lambda m: f'<a class="cite-ref" href="#cite-{cite_id(turn, int(m.group(1)))}">[{m.group(1)}]</a>',
@@ -38,6 +38,8 @@ def chat_html(text: str, turn: int, *, abstained: bool = False, query: str = "",
         body = f'<div class="answer{" streaming" if streaming else ""}">{body}</div>'
     if query and query != question:
         body += f'<div class="query-note">Searched for: <q>{escape(query)}</q></div>'
+    if notice:  # the model failed or was not trusted: say so where the answer is read
+        body += f'<div class="notice-note">{escape(notice)}</div>'
     return body
 
 
@@ -47,7 +49,8 @@ def messages(turns: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     for turn, a in enumerate(turns, start=1):
         out.append({"role": "user", "content": user_html(a["question"])})
         out.append({"role": "assistant", "content": chat_html(
-            a["text"], turn, abstained=a["abstained"], query=a["query"], question=a["question"])})
+            a["text"], turn, abstained=a["abstained"], query=a["query"], question=a["question"],
+            notice=a.get("notice", ""))})
     return out
 
 
@@ -162,9 +165,53 @@ def _marked(text: str, start: int, end: int, marks: Sequence[tuple[int, int, str
 
 
 def details_html(answer: Mapping[str, Any] | None) -> str:
-    """Per-stage timings and the retrieved passages with their scores."""
+    """Who answered and how, any notice, each sentence's support and the dropped ones, per-stage
+    timings and the retrieved passages with their scores."""
     if not answer:
         return '<p class="details-empty">Ask a question to see timings and retrieved passages.</p>'
+    return ('<div class="details">' + _about_html(answer) + _sentences_html(answer.get("sentences", []))
+            + _dropped_html(answer.get("dropped", [])) + _scores_html(answer) + "</div>")
+
+
+def _about_html(answer: Mapping[str, Any]) -> str:
+    mode = f' <span class="mode">({escape(str(answer["mode"]))})</span>' if answer.get("mode") else ""
+    about = (f'<p class="answered-by">Answered by <b class="answerer">'
+             f'{escape(str(answer.get("answerer", "")))}</b>{mode}</p>')
+    if answer.get("notice"):
+        about += f'<p class="notice">{escape(str(answer["notice"]))}</p>'
+    return about
+
+
+def _sentences_html(sentences: Sequence[Mapping[str, Any]]) -> str:
+    if not sentences:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(str(s['text']))}</td><td>{_num(s.get('overlap'), 2)}</td>"
+        f"<td>{_num(s.get('similarity'), 2)}</td></tr>"
+        for s in sentences
+    )
+    return ('<table class="sentences"><tr><th>sentence</th><th>overlap</th><th>similarity</th></tr>'
+            f"{rows}</table>")
+
+
+def _dropped_html(dropped: Sequence[Mapping[str, Any]]) -> str:
+    if not dropped:
+        return ""
+    items = "".join(
+        f'<li><span class="dropped-text">{escape(str(d["text"]))}</span> '
+        f'<span class="dropped-reason">{escape(str(d.get("reason", "")))}</span>'
+        f"{_cited(d.get('cited', ()))}</li>"
+        for d in dropped
+    )
+    return f'<p class="dropped-head">Dropped as unsupported:</p><ul class="dropped">{items}</ul>'
+
+
+def _cited(numbers: Sequence[Any]) -> str:
+    shown = "".join(f"[{int(n)}]" for n in numbers if isinstance(n, int | float))
+    return f' <span class="dropped-cited">cited {shown}</span>' if shown else ""
+
+
+def _scores_html(answer: Mapping[str, Any]) -> str:
     timings = "".join(
         f"<tr><td>{escape(stage)}</td><td>{seconds * 1000:.1f} ms</td></tr>"
         for stage, seconds in answer.get("timings", {}).items()
@@ -176,12 +223,11 @@ def details_html(answer: Mapping[str, Any] | None) -> str:
         for i, p in enumerate(answer.get("passages", []), start=1)
     )
     return (
-        '<div class="details">'
         f'<table class="timings"><tr><th>stage</th><th>time</th></tr>{timings}</table>'
         '<table class="passages"><tr><th>#</th><th>span</th><th>fused</th><th>dense</th>'
-        f'<th>bm25</th><th>text</th></tr>{rows}</table></div>'
+        f'<th>bm25</th><th>text</th></tr>{rows}</table>'
     )
 
 
-def _num(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
+def _num(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
