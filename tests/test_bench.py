@@ -35,14 +35,15 @@ def test_the_ui_load_bench_reports_both_apps_and_their_ratio(tmp_path):
     bot = scripted_assistant([article], tmp_path / "home")
     questions = ["What are TPUs, according to the article?", "Why are they efficient?", "Who is the CEO?"]
     result = run_ui_bench(bot, questions, clients=4, seconds=3)
-    assert result["clients"] == 4 and result["updates_per_answer"] >= 2
+    assert result["clients"] == 4 and result["updates_per_answer"] >= 1  # one per cited sentence
     for name in ("ui", "trivial"):
         side = result[name]
         assert side["errors"] == 0, side["error_samples"]
         assert side["requests"] >= 4 and side["requests_per_s"] > 0
         assert 0 < side["latency_s"]["p50"] <= side["latency_s"]["p95"]
-        # Both apps streamed the same number of updates per answer: the comparison is like for like.
-        assert side["updates_per_answer"] == result["updates_per_answer"]
+        # The trivial app streams the UI's mean number of updates per answer, rounded (the UI's
+        # varies with the question: one per cited sentence): the comparison is like for like.
+        assert abs(side["updates_per_answer"] - result["updates_per_answer"]) < 1
     assert result["ui_over_trivial"]["p95"] == pytest.approx(
         result["ui"]["latency_s"]["p95"] / result["trivial"]["latency_s"]["p95"])
     # Both servers were stopped: nothing is left listening on the ports the bench used.

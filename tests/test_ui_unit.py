@@ -473,3 +473,15 @@ def _answer(data):
 
     return Answer(text=data["text"], abstained=data["abstained"], query=data["query"],
                   citations=[Citation(**c) for c in data["citations"]])
+
+
+def test_the_ui_offers_only_the_backends_its_owner_allows(tmp_path, article, monkeypatch):
+    bot = fake_model_bot(article, tmp_path, name="fake:model")
+    for name in ("llamacpp:/etc/passwd", "openai:gpt-4o"):
+        with pytest.raises(ConfigError, match="this server offers the models extractive, fake:model, llamacpp:smollm2"):
+            with_backend(bot, name)
+    monkeypatch.setenv("ASSISTANT_UI_LLMS", "openai:gpt-4o, ollama:llama3.2")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert with_backend(bot, "openai:gpt-4o").answerer.name == "openai:gpt-4o"
+    with pytest.raises(ConfigError, match="offers the models"):
+        with_backend(bot, "llamacpp:/etc/passwd")

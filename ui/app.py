@@ -18,7 +18,7 @@ import gradio as gr
 from assistant.errors import AssistantError, ConfigError
 from assistant.evaluate import load_dataset
 from assistant.feedback import FeedbackStore, feedback_record
-from assistant.llm import redact
+from assistant.llm import parse_backend, redact
 from assistant.sanitize import clean
 from ui import render
 
@@ -147,6 +147,16 @@ _backends: dict[tuple[int, str], Any] = {}
 _backends_lock = threading.Lock()
 
 
+UI_LLMS_ENV = "ASSISTANT_UI_LLMS"
+
+
+def allowed_llms(bot) -> list[str]:
+    """The backends the UI may switch to: extractive, the bot's own, the packaged SmolLM2, and
+    whatever ASSISTANT_UI_LLMS lists (comma-separated)."""
+    extra = [n.strip() for n in os.environ.get(UI_LLMS_ENV, "").split(",") if n.strip()]
+    return list(dict.fromkeys(["extractive", current_llm(bot), "llamacpp:smollm2", *extra]))
+
+
 def with_backend(bot, llm_name: str | None):
     """The bot itself for its own backend (or no name), else an Assistant over the same index
     answering with `llm_name`; built once per name and shared across sessions."""
@@ -154,6 +164,14 @@ def with_backend(bot, llm_name: str | None):
     if not name or name == current_llm(bot):
         return bot
     from assistant.api import Assistant, answerer_for
+
+    parse_backend(name)  # an unknown name is told apart from one this server does not allow
+    allowed = allowed_llms(bot)
+    if name not in allowed:
+        # Anyone with the UI could otherwise load any file on the server as a model, or spend
+        # the server's OPENAI_API_KEY on any model.
+        raise ConfigError(f"this server offers the models {', '.join(allowed)}; "
+                          f"its owner can offer more with {UI_LLMS_ENV}=name,name")
 
     # A cached variant keeps its index alive, so the index's id cannot be reused meanwhile.
     key = (id(bot.index), name)
