@@ -144,6 +144,8 @@ def drop_kind(reason: str) -> str:
         return "repeat"
     if "not in the cited passages" in reason:
         return "figure or name not in the passages"
+    if "never occur together" in reason:
+        return "figures and names not together in one passage sentence"
     if "of its words are in the passages" in reason:
         return "too few of its words in the passages"
     if "no content words" in reason:

@@ -78,6 +78,15 @@ def test_an_attribution_opener_is_not_a_claimed_name():
     assert checks["invented_reached"] == []
 
 
+def test_drop_reasons_are_counted_by_kind():
+    assert ev.drop_kind("“Musk” not in the cited passages") == "figure or name not in the passages"
+    assert ev.drop_kind("its names and figures never occur together in one passage sentence") == \
+        "figures and names not together in one passage sentence"
+    assert ev.drop_kind("cites [7], which it was never given; only 10% of its words are in the passages") == \
+        "too few of its words in the passages"
+    assert ev.drop_kind("repeats an earlier sentence") == "repeat"
+
+
 def test_answered_refused_fact_recall_fallbacks_and_first_sentence_percentiles():
     refusal = Answer("The article does not say.", True, [], "q", "q")
     refusal.timings = {"total": 0.1}
