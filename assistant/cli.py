@@ -154,10 +154,18 @@ def ui(host: str, port: int, llm: str | None, llm_mode: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON.")
 @click.option("--part", type=click.Choice(["test", "fit", "all"]), default="test", show_default=True,
               help="Which part of the gold set the gate and the report judge (all parts are asked).")
+@click.option("--llm", "llm_name", default=None, metavar="NAME",
+              help="Answer with this model (extractive, openai:<m>, ollama:<m>, llamacpp:<path|smollm2>); "
+                   "the gold set and --squad only. Default: ASSISTANT_LLM, else extractive.")
+@click.option("--llm-mode", type=click.Choice(["auto", "phrase", "read"]), default=None,
+              help="With --llm: reword the extractive quotes (phrase) or read the passages (read).")
 def eval_(dataset, flat_path, squad_dir, dialog_path, limit, feedback, thresholds, report_dir, as_json,
-          part) -> None:
+          part, llm_name, llm_mode) -> None:
     """Score the assistant; exit 1 when a metric is below its threshold."""
     from . import evaluate as ev
+    from .llm import parse_backend
+
+    parse_backend(llm_name or "")  # a bad name fails before anything loads
 
     if feedback is not None:
         from .drafts import drafts_from_feedback
@@ -170,6 +178,8 @@ def eval_(dataset, flat_path, squad_dir, dialog_path, limit, feedback, threshold
                 if v is not None]
     if len(external) > 1:
         raise click.UsageError(f"use one of {', '.join(external)} at a time")
+    if (llm_name or llm_mode) and (flat_path is not None or dialog_path is not None):
+        raise click.UsageError("--llm and --llm-mode apply to the gold set and --squad, not to --flat or --dialog")
     if external:
         if flat_path is not None:
             from .flat import run_flat
@@ -180,7 +190,7 @@ def eval_(dataset, flat_path, squad_dir, dialog_path, limit, feedback, threshold
             from .squad import run_squad, squad_files
 
             flat = run_squad(*squad_files(Path(squad_dir) if squad_dir else None), part=part, limit=limit,
-                             progress=not as_json)
+                             progress=not as_json, llm=llm_name, llm_mode=llm_mode)
             section = "squad"
         else:
             from .dialog import run_dialog
@@ -197,7 +207,7 @@ def eval_(dataset, flat_path, squad_dir, dialog_path, limit, feedback, threshold
         from .api import Assistant
 
         cases = ev.load_dataset(dataset or ev.DEFAULT_DATASET)  # a bad file fails before the model loads
-        bot = Assistant.open()
+        bot = Assistant.open(llm=llm_name, llm_mode=llm_mode)
         results = ev.run(bot, cases)
         # Every part is asked; the gate and the report judge one part: the `test` part by default,
         # which no fit, threshold or rule was chosen on. A dataset without parts is judged whole.

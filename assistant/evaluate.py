@@ -95,12 +95,91 @@ class Result:
     quotes_exact: list[bool]
     retrieved: list[tuple[str, int, int]]
     timings: dict[str, float] = field(default_factory=dict)
+    checks: dict[str, Any] = field(default_factory=dict)  # answer_checks: what a model's sentences did
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form for metrics.json."""
         return {"id": self.case.id, "category": self.case.category, "question": self.case.question,
                 "answerable": self.case.answerable, "abstained": self.abstained, "text": self.text,
-                "query": self.query, "cited": self.cited, "timings": self.timings}
+                "query": self.query, "cited": self.cited, "timings": self.timings, **self.checks}
+
+
+# -- what a model's answer did (every answerer is scored alike) --------------------------
+
+
+def answer_checks(answer, docs: list[Document]) -> dict[str, Any]:
+    """Counts for `generative_metrics`, and the sentences themselves for a reader of metrics.json.
+
+    A shown sentence is "invented" when it holds a figure or capitalised name (verify.figures,
+    verify.names) that occurs nowhere in the quotes of the citations it shows (`invented_reached`)
+    or nowhere in the documents (`invented_anywhere`). This is the verifier's own string test (it
+    asks more: the names and figures together in one or two adjacent sentences), so
+    `invented_reached` catches what slips past the verifier (a bug, a path around it), not where
+    the verifier is wrong. An extractive answer shows no model sentence, so both are 0.
+    """
+    from .verify import claim_of, unbacked
+
+    quotes = {c.n: c.quote for c in answer.citations}
+    whole = "\n".join(d.text for d in docs)
+    reached, anywhere = [], []
+    for s in answer.sentences:
+        claim = claim_of(s.text)
+        if unbacked(claim, " ".join(quotes.get(n, "") for n in s.citations)):
+            reached.append(s.text)
+        if unbacked(claim, whole):
+            anywhere.append(s.text)
+    return {
+        "mode": answer.mode, "notice": answer.notice,
+        "sentences": [s.text for s in answer.sentences],
+        "quotes": {str(n): q for n, q in quotes.items()},
+        "dropped": [{"text": d.text, "reason": d.reason} for d in answer.dropped],
+        "invented_reached": reached, "invented_anywhere": anywhere,
+        "first_sentence": answer.timings.get("first_sentence", answer.timings.get("total", 0.0)),
+    }
+
+
+def drop_kind(reason: str) -> str:
+    """A dropped sentence's reason reduced to its kind, for counting."""
+    if "repeats" in reason:
+        return "repeat"
+    if "not in the cited passages" in reason:
+        return "figure or name not in the passages"
+    if "never occur together" in reason:
+        return "figures and names not together in one passage sentence"
+    if "of its words are in the passages" in reason:
+        return "too few of its words in the passages"
+    if "no content words" in reason:
+        return "no content words"
+    return reason or "unknown"
+
+
+def generative_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """answered, refused, fact recall and what verification did, over rows of
+    {"answerable", "abstained", "fact", **answer_checks} (missing checks count as an extractive answer).
+
+    first_sentence is the time from the request to the first verified model sentence, or to the
+    whole answer when no model sentence was shown (extractive answers, fallbacks, refusals)."""
+    ans = [r for r in rows if r["answerable"]]
+    imp = [r for r in rows if not r["answerable"]]
+    shown = sum(len(r.get("sentences", ())) for r in rows)
+    dropped = [d for r in rows for d in r.get("dropped", ())]
+    first = [r["first_sentence"] for r in rows if "first_sentence" in r]
+    kinds: dict[str, int] = defaultdict(int)
+    for d in dropped:
+        kinds[drop_kind(d["reason"])] += 1
+    return {
+        "answered": m.mean([0.0 if r["abstained"] else 1.0 for r in ans]),
+        "refused": m.mean([1.0 if r["abstained"] else 0.0 for r in imp]),
+        "fact_recall": m.mean([r["fact"] for r in ans]),
+        "model_sentences_shown": shown,
+        "dropped_rate": len(dropped) / (shown + len(dropped)) if shown + len(dropped) else 0.0,
+        "fallbacks": m.mean([1.0 if r.get("notice") else 0.0 for r in rows]),
+        "invented_reached": sum(len(r.get("invented_reached", ())) for r in rows),
+        "invented_anywhere": sum(len(r.get("invented_anywhere", ())) for r in rows),
+        "first_sentence_p50": m.percentile(first, 50),
+        "first_sentence_p95": m.percentile(first, 95),
+        "drop_reasons": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+    }
 
 
 def run(bot, groups: list[list[Case]]) -> list[Result]:
@@ -118,7 +197,7 @@ def run(bot, groups: list[list[Case]]) -> list[Result]:
                 [(c.doc_id, c.start, c.end) for c in ans.citations],
                 [c.doc_id in docs and docs[c.doc_id].text[c.start:c.end] == c.quote for c in ans.citations],
                 [(p.doc_id, p.start, p.end) for p in ans.passages],
-                dict(ans.timings),
+                dict(ans.timings), answer_checks(ans, bot.documents),
             ))
     return results
 
@@ -172,6 +251,12 @@ def score(results: list[Result], docs: list[Document], k: int = 5) -> dict[str, 
     for r in results:
         by_category[r.case.category].append(case_correct(r, docs))
     stages = sorted({s for r in results for s in r.timings})
+    generative = generative_metrics([
+        {"first_sentence": r.timings.get("first_sentence", r.timings.get("total", 0.0)), **r.checks,
+         "answerable": r.case.answerable, "abstained": r.abstained,
+         "fact": 0.0 if r.abstained else m.key_fact_recall(r.text, r.case.key_facts)}  # as key_fact_recall
+        for r in results
+    ])
     return {
         "cases": len(results),
         "recall_at_5": m.mean(recall),
@@ -185,6 +270,7 @@ def score(results: list[Result], docs: list[Document], k: int = 5) -> dict[str, 
         **({"false_premise_handled": m.mean([1.0 if a else 0.0 for a in false_premise])} if false_premise else {}),
         "quote_exactness": m.mean([1.0 if q else 0.0 for q in quotes]) if quotes else 1.0,
         "answer_chars": m.mean([len(r.text) for r in results if not r.abstained]),
+        **generative,
         "accuracy_by_category": {c: m.mean([1.0 if x else 0.0 for x in v]) for c, v in sorted(by_category.items())},
         "latency_ms": {
             s: {"p50": 1000 * m.percentile([r.timings[s] for r in results if s in r.timings], 50),
@@ -234,7 +320,7 @@ def write_report(metrics: dict[str, Any], results: list[Result] | None, out_dir:
         for name, value in metrics.items():
             if isinstance(value, float | int):
                 t = (thresholds or {}).get(name)
-                lines.append(f"| {name} | {value:.3f} | {'' if t is None else f'≥ {t:.2f}'} |")
+                lines.append(f"| {name} | {_number(value)} | {'' if t is None else f'≥ {t:.2f}'} |")
         lines += ["", "| category | accuracy |", "|---|---|"]
         lines += [f"| {c} | {v:.3f} |" for c, v in metrics.get("accuracy_by_category", {}).items()]
         lines += ["", "| stage | p50 ms | p95 ms |", "|---|---|---|"]
@@ -251,11 +337,11 @@ def flat_table(flat: dict[str, Any]) -> str:
     """Markdown table: this project vs the naive baseline on a flat QA set."""
     systems = list(flat["systems"])
     rows = ["| metric | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
-    for name in flat["systems"][systems[0]]:
-        if name == "latency_ms":
+    for name, first in flat["systems"][systems[0]].items():
+        if not isinstance(first, int | float):  # latency_ms, drop_reasons: below, or in metrics.json
             continue
         vals = [flat["systems"][s].get(name) for s in systems]
-        rows.append(f"| {name} | " + " | ".join("" if v is None else f"{v:.3f}" for v in vals) + " |")
+        rows.append(f"| {name} | " + " | ".join(_number(v) for v in vals) + " |")
     for s in systems:
         lat = flat["systems"][s].get("latency_ms", {})
         rows.append(f"| {s} latency p50 / p95 ms | {lat.get('p50', 0):.1f} / {lat.get('p95', 0):.1f} |"
@@ -263,6 +349,12 @@ def flat_table(flat: dict[str, Any]) -> str:
     head = (f"{flat['dataset']}: {flat['questions']} questions ({flat['impossible']} unanswerable) over "
             f"{flat['documents']} documents {flat.get('setting', 'in one index')}")
     return head + "\n\n" + "\n".join(rows)
+
+
+def _number(v: Any) -> str:
+    if v is None:
+        return ""
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else f"{v:.3f}"
 
 
 def chart(metrics: dict[str, Any], results: list[Result] | None, path: Path,

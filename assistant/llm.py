@@ -12,6 +12,7 @@ is read from the environment by the client and never kept in a message, a log li
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
@@ -129,7 +130,14 @@ def chat_model(backend: Backend, *, timeout: float = 60.0, max_tokens: int = 320
         return ChatOllama(model=backend.model, base_url=ollama_url(), temperature=0.0, seed=0,
                           num_predict=max_tokens, client_kwargs={"timeout": timeout})
     _need("llama_cpp", "llm", "llamacpp:")
-    return LlamaCppChatModel(model_path=str(gguf_path(backend.model)), max_tokens=max_tokens)
+    return _llamacpp(str(gguf_path(backend.model)), max_tokens)
+
+
+@functools.lru_cache(maxsize=4)
+def _llamacpp(path: str, max_tokens: int) -> LlamaCppChatModel:
+    # One model per file and process: an eval builds an answerer per SQuAD article, and each new
+    # LlamaCppChatModel would load the GGUF again. Sharing is safe: its lock serialises requests.
+    return LlamaCppChatModel(model_path=path, max_tokens=max_tokens)
 
 
 def ollama_url() -> str:

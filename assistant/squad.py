@@ -23,7 +23,7 @@ from . import metrics as m
 from .config import PROJECT_ROOT
 from .documents import Document
 from .errors import ConfigError, DocumentError
-from .evaluate import read_jsonl
+from .evaluate import answer_checks, generative_metrics, read_jsonl
 
 ARTICLES_FILE = "squad2_dev15_articles.jsonl"
 QUESTIONS_FILE = "squad2_dev15_questions.jsonl"
@@ -176,8 +176,13 @@ def score_case(case: SquadCase, text: str, abstained: bool, cited: Sequence[tupl
 
 
 def summarise(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, Any]:
-    """Rates over answerable / impossible questions, mean answer length, latency (flat's names)."""
-    return flat.summarise(rows, latencies, retrieval=("gold_in_passages", "gold_in_passages"))
+    """Rates over answerable / impossible questions, mean answer length, latency (flat's names);
+    with answer_checks in the rows, what a model's sentences did too (fact recall: gold in answer)."""
+    out = flat.summarise(rows, latencies, retrieval=("gold_in_passages", "gold_in_passages"))
+    if rows and "sentences" in rows[0]:
+        out.update(generative_metrics([{**r, "answerable": not r["impossible"], "fact": float(r["gold_in_answer"])}
+                                       for r in rows]))
+    return out
 
 
 # -- the runner -----------------------------------------------------------------------
@@ -185,9 +190,10 @@ def summarise(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, A
 
 def run_squad(articles_path: Path | None = None, questions_path: Path | None = None, part: str = "test",
               limit: int | None = None, baseline: bool = True, progress: bool = False,
-              embeddings=None) -> dict[str, Any]:
+              embeddings=None, llm: str | None = None, llm_mode: str | None = None) -> dict[str, Any]:
     """Ask the chosen questions, each of its own article alone, with this project and the naive
-    baseline; both summaries, in the shape `evaluate.flat_table` prints.
+    baseline; both summaries, in the shape `evaluate.flat_table` prints. `llm` and `llm_mode`
+    override the settings' answerer (a llamacpp model is loaded once, see llm.chat_model).
 
         >>> run_squad(limit=300)["systems"]["article-assistant"]["gold_in_citation"]  # doctest: +SKIP
     """
@@ -211,21 +217,25 @@ def run_squad(articles_path: Path | None = None, questions_path: Path | None = N
     lat: dict[str, list[float]] = {"article-assistant": [], "naive-langchain": []}
     details = []
     bar = progress_bar(len(chosen) * (2 if baseline else 1), progress)
+    mode = ""
     with tempfile.TemporaryDirectory(prefix="assistant-squad-") as tmp:
         for i, doc in enumerate(asked):
-            bot = Assistant.from_documents([doc], index_dir=Path(tmp) / f"article-{i}", embeddings=emb)
+            bot = Assistant.from_documents([doc], index_dir=Path(tmp) / f"article-{i}", embeddings=emb,
+                                           llm=llm, llm_mode=llm_mode)
             bot.warm_up()  # latency describes a warm assistant, not the article's first load
+            mode = getattr(bot.answerer, "mode", "")  # "auto" resolved
             for case in by_doc[doc.id]:
                 ans = bot.ask(case.question)
                 lat["article-assistant"].append(ans.timings["total"])
                 row = score_case(case, ans.text, ans.abstained,
                                  [(c.doc_id, c.start, c.end) for c in ans.citations],
                                  [(p.doc_id, p.start, p.end) for p in ans.passages])
-                rows["article-assistant"].append(row)
+                checks = answer_checks(ans, [doc])
+                rows["article-assistant"].append({**row, **checks})
                 details.append({"qid": case.qid, "doc_id": case.doc_id, "question": case.question,
                                 "answers": list(case.answers), "text": ans.text,
                                 "cited": [[c.doc_id, c.start, c.end] for c in ans.citations],
-                                "read": sorted({p.doc_id for p in ans.passages}), **row})
+                                "read": sorted({p.doc_id for p in ans.passages}), **row, **checks})
                 bar.update(1)
             if baseline:
                 base = NaiveBaseline([doc], base_emb, Path(tmp) / f"baseline-{i}")
@@ -242,6 +252,7 @@ def run_squad(articles_path: Path | None = None, questions_path: Path | None = N
     names = ["article-assistant"] + (["naive-langchain"] if baseline else [])
     return {
         "dataset": f"SQuAD 2.0 ({part} part)", "part": part, "questions": len(chosen),
+        "llm": llm or "extractive", "llm_mode": mode,
         "impossible": sum(c.impossible for c in chosen), "documents": len(asked),
         "setting": "in one index each, every question asked of its own article alone",
         "chart": ["gold_in_answer", "gold_in_citation", "abstain_on_impossible", "false_abstention"],

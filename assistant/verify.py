@@ -137,6 +137,18 @@ def _occurs(word: str, text_lower: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(word.lower())}(?!\w)", text_lower) is not None
 
 
+def claim_of(sentence: str) -> str:
+    """A sentence as the verifier judges it: no [n] markers, no "According to the article," opener."""
+    return _ATTRIBUTION.sub("", " ".join(_MARKERS.sub("", sentence).split()))
+
+
+def unbacked(claim: str, text: str) -> list[str]:
+    """The figures and names of a claim that occur nowhere in text (the verifier's string test,
+    without its demand that they occur together)."""
+    low = _folded(text).lower()
+    return sorted(k for k in figures(claim) | names(claim) if not _occurs(k, low))
+
+
 @dataclass(frozen=True)
 class Source:
     """A numbered passage the model was given: an exact span of one document."""
