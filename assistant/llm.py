@@ -12,6 +12,7 @@ is read from the environment by the client and never kept in a message, a log li
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import os
@@ -194,6 +195,9 @@ class LlamaCppChatModel(BaseChatModel):
             from llama_cpp import Llama
 
             self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, seed=self.seed, verbose=False)
+            # Llama.__del__ at interpreter shutdown finds llama.cpp's bindings already torn down and
+            # prints a TypeError traceback; closing it while they still exist keeps exit quiet.
+            atexit.register(self._llama.close)
         return self._llama
 
     def _args(self, messages: list[BaseMessage], stop: list[str] | None) -> dict[str, Any]:
