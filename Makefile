@@ -48,7 +48,7 @@ test: install llm browser-deps
 	$(BIN)/python -m pytest
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not integration and not browser"
+	$(BIN)/python -m pytest -m "not integration and not browser and not extras"
 
 lint: install
 	$(BIN)/ruff check assistant ui tests scripts

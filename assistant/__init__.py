@@ -17,18 +17,18 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .answer import Answer, Citation
+    from .answer import Answer, Answerer, Citation
     from .api import Assistant
+    from .chunking import Passage
     from .config import Settings
-    from .retrieval import Passage
 
 __all__ = [
-    "Answer", "Assistant", "AssistantError", "Citation", "ConfigError", "Document",
+    "Answer", "Answerer", "Assistant", "AssistantError", "Citation", "ConfigError", "Document",
     "DocumentError", "IndexStoreError", "MissingDependencyError", "Passage", "Settings",
 ]
 
-_LAZY = {"Assistant": "api", "Answer": "answer", "Citation": "answer", "Passage": "retrieval",
-         "Settings": "config"}
+_LAZY = {"Assistant": "api", "Answer": "answer", "Answerer": "answer", "Citation": "answer",
+         "Passage": "chunking", "Settings": "config"}
 
 
 def __getattr__(name: str) -> Any:

@@ -2,21 +2,24 @@
 share (a quote as a sentence, `[n]` markers, the refusal), and `check_citations`, which every
 answerer's output must pass.
 
-The answerers themselves: `extractive.py` (the offline default), `generative.py` (opt-in).
+`Answerer` is what every answerer offers the chain, the API and the UI; `AnswererBase` gives the
+defaults an answerer that needs no model takes. The answerers themselves: `extractive.py` (the
+offline default), `generative.py` (opt-in).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .chunking import Span
+from .chunking import Passage, Span
 from .documents import Document
-from .retrieval import Passage
+from .markers import numbers as marker_numbers
+from .markers import remove as remove_markers
 
-# A citation marker in an answer's text: "[1]" refers to the Citation with n == 1.
-_MARKER = re.compile(r"\[(\d+)\]")
+if TYPE_CHECKING:
+    from .question import Question
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,26 @@ class SentenceSupport:
     similarity: float | None  # embedding cosine with the best cited span (None: no stored vector)
 
 
+# Why a model's sentence was dropped: `DroppedSentence.code`, counted by the eval; the reason
+# beside it is for people and may be reworded freely.
+DROP_CODES = {
+    "repeat": "repeat",
+    "not_in_passages": "figure or name not in the passages",
+    "not_together": "figures and names not together in one passage sentence",
+    "few_words": "too few of its words in the passages",
+    "no_content_words": "no content words",
+    "no_passage": "no passage to check it against",
+}
+
+
 @dataclass(frozen=True)
 class DroppedSentence:
     """A sentence the model wrote that the cited passages do not back: never shown as an answer."""
 
     text: str
-    reason: str
+    reason: str  # for people: what was missing
     cited: tuple[int, ...] = ()
+    code: str = ""  # one of DROP_CODES
 
 
 @dataclass
@@ -83,6 +99,12 @@ class Answer:
     dropped: list[DroppedSentence] = field(default_factory=list)
     notice: str = ""
     mode: str = ""  # "phrase" or "read" for a model's answer
+    # A streamed chunk (`chain.stream`): the text so far, no citations yet; the last chunk is whole.
+    partial: bool = False
+
+    def __add__(self, later: Answer) -> Answer:
+        """Streamed chunks add up as LangChain's do; each holds the whole text so far, so the later stands."""
+        return later
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (`assistant ask --json`)."""
@@ -98,11 +120,65 @@ class Answer:
         }
 
 
+@runtime_checkable
+class Answerer(Protocol):
+    """What every answerer offers: the chain calls these, and nothing else."""
+
+    name: str
+
+    def answer(self, question: Question, passages: list[Passage], docs: list[Document]) -> Answer:
+        """The whole answer, cited, or a refusal."""
+        ...
+
+    def stream(self, question: Question, passages: list[Passage], docs: list[Document]
+               ) -> Iterator[str | Answer]:
+        """Each shown sentence as soon as it is ready, then the Answer."""
+        ...
+
+    def rewrite_query(self, question: Question, history: Sequence[tuple[str, str]]) -> str | None:
+        """A follow-up as a standalone query, or None to keep the deterministic rewrite."""
+        ...
+
+    def warm_up(self, docs: list[Document]) -> None:
+        """Load what the first answer would otherwise wait for."""
+        ...
+
+    @property
+    def offline(self) -> Answerer:
+        """The answerer behind it that calls no model (itself when it calls none)."""
+        ...
+
+
+class AnswererBase:
+    """Defaults for an answerer that calls no model: subclass and write `answer`."""
+
+    name = "answerer"
+
+    def answer(self, question: Question, passages: list[Passage], docs: list[Document]) -> Answer:
+        raise NotImplementedError
+
+    def stream(self, question: Question, passages: list[Passage], docs: list[Document]
+               ) -> Iterator[str | Answer]:
+        """The whole answer at once: nothing is ready before it."""
+        yield self.answer(question, passages, docs)
+
+    def rewrite_query(self, question: Question, history: Sequence[tuple[str, str]]) -> str | None:
+        """No model to write a query: the deterministic rewrite stands."""
+        return None
+
+    def warm_up(self, docs: list[Document]) -> None:
+        """Nothing to load."""
+
+    @property
+    def offline(self) -> Answerer:
+        return self
+
+
 def as_sentence(quote: str) -> str:
     """A quote as a sentence of an answer: one line, ending in punctuation, no stray [n]."""
     # Headings and bullet labels read as fragments; a final period makes the answer read cleanly.
     # A quoted footnote marker ("[7]") would read as one of our citations: drop it from the text.
-    q = " ".join(_MARKER.sub("", quote).split())
+    q = " ".join(remove_markers(quote).split())
     return q if q[-1:] in ".!?…\"”'’)" else q + "."
 
 
@@ -142,7 +218,7 @@ def check_citations(answer: Answer, docs: list[Document]) -> list[str]:
             problems.append(f"[{c.n}] cites unknown document {c.doc_id!r}")
         elif not (0 <= c.start < c.end <= len(doc.text)) or doc.text[c.start : c.end] != c.quote:
             problems.append(f"[{c.n}] quote is not document.text[{c.start}:{c.end}]")
-    markers = {int(m) for m in _MARKER.findall(answer.text)}
+    markers = set(marker_numbers(answer.text))
     if markers - set(numbers):
         problems.append(f"markers without citations: {sorted(markers - set(numbers))}")
     if set(numbers) - markers:

@@ -7,39 +7,48 @@
 
 from __future__ import annotations
 
-import re
-import time
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import llm
-from .answer import Answer
-from .chain import Pipeline
+from .answer import Answer, Answerer
+from .chain import STEPS, Pipeline
+from .chunking import Passage
 from .config import Settings
 from .documents import Document, Skipped, load_path
 from .embeddings import get_embeddings
 from .errors import ConfigError, DocumentError
 from .extractive import ExtractiveAnswerer
+from .followup import History
 from .index import Index, IngestReport
-from .question import History, document_field
-from .retrieval import HybridRetriever, Passage
-from .sanitize import clean
+from .inputs import MAX_QUESTION_CHARS, check_k, check_question
+from .naming import document_field
+from .retrieval import HybridRetriever
 
-MAX_QUESTION_CHARS = 2000
-_MARKED_SENTENCE = re.compile(r".+?(?:\[\d+\])+(?=\s|$)|.+$")  # a sentence up to its markers
+__all__ = ["MAX_QUESTION_CHARS", "Assistant", "answerer_for", "check_question", "make_answerer"]
 
+# Backends other than the bot's own, built once by `with_llm` and shared: a llamacpp model keeps
+# its weights in memory, so a few names at most stay cached (the oldest goes first).
+MAX_BACKENDS = 4
+PACKAGED_LLM = "llamacpp:smollm2"
 
 class Assistant:
     """Grounded, cited question answering over a set of documents."""
 
-    def __init__(self, index: Index, settings: Settings, answerer: Any = None) -> None:
+    def __init__(self, index: Index, settings: Settings, answerer: Answerer | None = None) -> None:
         self.settings = settings
         self.index = index
         self.retriever = HybridRetriever(index=index, k=settings.k)
         self.answerer = answerer or make_answerer(settings, index)
-        self.pipeline = Pipeline(self.retriever, self.answerer, lambda: self.index.documents)
-        self.chain = self.pipeline.chain
+        if not isinstance(self.answerer, Answerer):
+            raise ConfigError(f"{type(self.answerer).__name__} is not an Answerer: give it name, answer, "
+                              "stream, rewrite_query, warm_up and offline (or subclass answer.AnswererBase)")
+        self.pipeline = Pipeline(self.retriever, self.answerer, lambda: self.index.documents, settings.k)
+        self.chain = self.pipeline.chain  # input {"question", "history", "k"}; invoke -> Answer
+        self._variants: dict[str, Assistant] = {}
+        self._variants_lock = threading.Lock()
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -114,43 +123,18 @@ class Assistant:
     # -- asking ------------------------------------------------------------------------
     def ask(self, question: str, history: History | None = None, k: int | None = None) -> Answer:
         """Answer from the documents only, every sentence cited; abstain when they are silent."""
-        question = check_question(question)
-        history = _check_history(history)
-        return self.chain.invoke({"question": question, "history": history,
-                                  "k": _check_k(self.settings.k if k is None else k)})
+        return self.chain.invoke({"question": question, "history": history, "k": k})
 
     def stream(self, question: str, history: History | None = None, k: int | None = None, *,
-               steps: int = 5) -> Iterator[tuple[str, Answer | None]]:
+               steps: int = STEPS) -> Iterator[tuple[str, Answer | None]]:
         """Yield (text so far, None) as each sentence is ready, then (full text, Answer).
 
         With a model, each update adds one sentence the passages back, as soon as the model has
         finished it (never an unverified one). The extractive answer is whole after ~20 ms; its
         sentences are yielded in up to `steps` updates (each UI update costs a server several ms).
         """
-        question = check_question(question)
-        state = self.pipeline.prepare.invoke({"question": question, "history": _check_history(history),
-                                              "k": _check_k(self.settings.k if k is None else k)})
-        t0 = time.perf_counter()
-        live = getattr(self.answerer, "stream", None)
-        answer, shown = None, []
-        if live is None:
-            answer = self.answerer.answer(*self.pipeline.answer_inputs(state))
-        else:
-            for item in live(*self.pipeline.answer_inputs(state)):
-                if isinstance(item, Answer):
-                    answer = item
-                else:
-                    shown.append(item)
-                    yield " ".join(shown), None
-        state["timings"]["answer"] = time.perf_counter() - t0
-        answer = self.pipeline.finish(state, answer)
-        if not shown:
-            sentences = _MARKED_SENTENCE.findall(answer.text) or [answer.text]
-            cuts = sorted({round(len(sentences) * j / steps) for j in range(1, steps)})
-            for i in cuts:
-                if 0 < i < len(sentences):
-                    yield " ".join(s.strip() for s in sentences[:i]), None
-        yield answer.text, answer
+        for part in self.chain.stream({"question": question, "history": history, "k": k, "steps": steps}):
+            yield part.text, (None if part.partial else part)
 
     def warm_up(self) -> None:
         """Load the embedding model and build the in-memory indexes now, not on the first question.
@@ -158,15 +142,52 @@ class Assistant:
         A chat model is not called: with a paid API, a warm-up request would cost money.
         """
         state = self.pipeline.prepare.invoke({"question": "warm up", "history": [], "k": self.settings.k})
-        getattr(self.answerer, "extractive", self.answerer).answer(*self.pipeline.answer_inputs(state))
-        if hasattr(self.answerer, "warm_up"):
-            self.answerer.warm_up(self.documents)
+        self.answerer.offline.answer(*self.pipeline.answer_inputs(state))
+        self.answerer.warm_up(self.documents)
+
+    # -- model backends ------------------------------------------------------------------
+    @property
+    def llm(self) -> str:
+        """The model backend this assistant answers with ("extractive" when none)."""
+        name = self.answerer.name
+        # A model backend's name is always kind:model; anything else (the extractive answerer, a
+        # test's scripted one) runs under the settings' name.
+        return name if ":" in name else self.settings.llm
+
+    def offered_llms(self) -> list[str]:
+        """The backends `with_llm` may switch to: extractive, this one, the packaged SmolLM2, and
+        whatever the ui_llms setting (ASSISTANT_UI_LLMS=name,name) adds."""
+        extra = [n.strip() for n in self.settings.ui_llms.split(",") if n.strip()]
+        return list(dict.fromkeys(["extractive", self.llm, PACKAGED_LLM, *extra]))
+
+    def with_llm(self, name: str | None) -> Assistant:
+        """This assistant answering with another offered backend over the same index; itself for
+        its own backend (or no name). Each is built once, under a lock, and shared by callers."""
+        name = " ".join(str(name or "").split())
+        if not name or name == self.llm:
+            return self
+        llm.parse_backend(name)  # an unknown name is told apart from one not offered
+        offered = self.offered_llms()
+        if name not in offered:
+            # Anyone with the UI could otherwise load any file on the server as a model, or spend
+            # the server's OPENAI_API_KEY on any model.
+            raise ConfigError(f"this server offers the models {', '.join(offered)}; "
+                              "its owner can offer more with ASSISTANT_UI_LLMS=name,name")
+        # Built under the lock: two sessions asking for the same new model must not load it twice.
+        with self._variants_lock:
+            variant = self._variants.get(name)
+            if variant is None:
+                variant = Assistant(self.index, self.settings, answerer_for(name, self.settings, self.index))
+                self._variants[name] = variant
+                while len(self._variants) > MAX_BACKENDS:
+                    self._variants.pop(next(iter(self._variants)))
+        return variant
 
     def retrieve(self, query: str, k: int = 5) -> list[Passage]:
         """The k best passages for a query (hybrid dense + BM25); for a question about the
         document itself ("What is the headline?"), the blocks that answer it first."""
         query = check_question(query)
-        return self.retriever.search(query, _check_k(k), field=document_field(query))
+        return self.retriever.search(query, check_k(k), field=document_field(query))
 
 
 def make_answerer(settings: Settings, index: Index):
@@ -193,50 +214,3 @@ def answerer_for(name: str, settings: Settings, index: Index):
     return GenerativeAnswerer(extractive, model, Verifier(index, index.embeddings),
                               mode=llm.resolve_mode(backend, settings.llm_mode), name=backend.name,
                               endpoint=llm.endpoint(backend), timeout=settings.llm_timeout)
-
-
-def check_question(question: Any) -> str:
-    """The question cleaned (sanitize.clean) on one line; a clear error when it is not a
-    string, empty or too long."""
-    if isinstance(question, bytes | bytearray):
-        raise ConfigError("the question is bytes; decode it to a str first (e.g. data.decode('utf-8'))")
-    if question is not None and not isinstance(question, str):
-        raise ConfigError(f"the question must be a str, got {type(question).__name__}")
-    question = clean(question or "")
-    if not question.strip():
-        raise ConfigError("the question is empty; ask something about the article")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise ConfigError(
-            f"the question is {len(question)} characters long; keep it under {MAX_QUESTION_CHARS}"
-        )
-    return " ".join(question.split())
-
-
-def _check_k(k: Any) -> int:
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ConfigError(f"k must be a positive integer, got {k!r}")
-    return k
-
-
-def _check_history(history: Any) -> list[tuple[str, str]]:
-    """(question, answer) pairs; chat "messages" ({"role", "content"} dicts) are paired up too."""
-    if history is None:
-        return []
-    items = list(history) if isinstance(history, list | tuple) else None
-    if items and all(isinstance(m, dict) for m in items):
-        pairs, question = [], None
-        for m in items:
-            if m.get("role") == "user":
-                question = clean(str(m.get("content", "")))
-            elif m.get("role") == "assistant" and question is not None:
-                pairs.append((question, clean(str(m.get("content", "")))))
-                question = None
-        return pairs
-    try:
-        if items is None or any(isinstance(p, str | dict) or len(p) != 2 for p in items):
-            raise TypeError
-        return [(clean(str(q)), clean(str(a))) for q, a in items]
-    except TypeError:
-        raise ConfigError(
-            "history must be a list of (question, answer_text) pairs or of {'role', 'content'} messages"
-        ) from None

@@ -8,11 +8,13 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Any
 
 from .documents import BULLET, Block, Document, find_blocks
 from .documents import strip_span as _trimmed
+from .lexicon import CONTEXT_LEANS, DEMONSTRATIVES, PRONOUNS
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,23 @@ class Span:
     def embed_text(self) -> str:
         """The text the encoder sees: the span, preceded by its context when it has one."""
         return f"{self.context}\n{self.text}" if self.context else self.text
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk: an exact span of one document, with its fused score."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+    dense_score: float | None = None  # cosine similarity, when the dense side found it
+    bm25_score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        return asdict(self)
 
 
 @lru_cache(maxsize=1)
@@ -74,16 +93,10 @@ def sentence_spans_in(text: str, start: int = 0, end: int | None = None) -> list
     return spans
 
 
-# Words that stand for a subject named elsewhere: a sentence opening with one leans on what came
-# before it ("They are engineered for…"). The one list: the answerer, the encoder's context, the
-# summary (summary.py) and the follow-up test (question.py) build on it.
-PRONOUNS = ("it", "its", "they", "their", "he", "she", "his", "her")
-# Words that point back at a whole statement ("This specialization results in…").
-DEMONSTRATIVES = ("this", "these", "those", "that", "such")
-
-# A sentence opening with one of these is embedded with the sentence before it. (Also "them" and
-# "there": changing this set changes every context, so every sentence id and vector.)
-_LEANS = re.compile(rf"^({'|'.join(PRONOUNS + ('them', 'there') + DEMONSTRATIVES)})\b", re.I)
+# A sentence opening with one of these (lexicon.PRONOUNS, CONTEXT_LEANS, DEMONSTRATIVES) is
+# embedded with the sentence before it. Changing this set changes every context, so every
+# sentence id and vector.
+_LEANS = re.compile(rf"^({'|'.join(PRONOUNS + CONTEXT_LEANS + DEMONSTRATIVES)})\b", re.I)
 
 
 def sentences(doc: Document) -> list[Span]:
@@ -262,5 +275,5 @@ def referent(spans: DocSpans, span: Span) -> Span | None:
     return Span(doc.id, first.start, last.end, doc.text[first.start:last.end]) if first is not last else last
 
 
-__all__ = ["DEMONSTRATIVES", "PRONOUNS", "DocSpans", "Span", "block_span", "chunks", "find_blocks",
-           "list_after", "list_run", "list_start", "referent", "sentence_spans_in", "sentences", "sections"]
+__all__ = ["DocSpans", "Passage", "Span", "block_span", "chunks", "find_blocks", "list_after", "list_run",
+           "list_start", "referent", "sentence_spans_in", "sentences", "sections"]

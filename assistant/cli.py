@@ -127,7 +127,7 @@ def docs() -> None:
 @llm_options
 def ui(host: str, port: int, llm: str | None, llm_mode: str | None) -> None:
     """Serve the chat web UI."""
-    from ui.app import launch
+    from assistant_ui.app import launch
 
     launch(host=host, port=port, llm=llm, llm_mode=llm_mode)
 
@@ -162,18 +162,18 @@ def ui(host: str, port: int, llm: str | None, llm_mode: str | None) -> None:
 def eval_(dataset, flat_path, squad_dir, dialog_path, limit, feedback, thresholds, report_dir, as_json,
           part, llm_name, llm_mode) -> None:
     """Score the assistant; exit 1 when a metric is below its threshold."""
-    from . import evaluate as ev
+    from .eval import gold, report
     from .llm import parse_backend
 
     parse_backend(llm_name or "")  # a bad name fails before anything loads
 
     if feedback is not None:
-        from .drafts import drafts_from_feedback
+        from .eval.drafts import drafts_from_feedback
 
         for case in drafts_from_feedback(feedback):
             click.echo(json.dumps(case, ensure_ascii=False))
         return
-    thresholds = thresholds or ev.DEFAULT_THRESHOLDS
+    thresholds = thresholds or report.DEFAULT_THRESHOLDS
     external = [o for o, v in (("--flat", flat_path), ("--squad", squad_dir), ("--dialog", dialog_path))
                 if v is not None]
     if len(external) > 1:
@@ -182,44 +182,44 @@ def eval_(dataset, flat_path, squad_dir, dialog_path, limit, feedback, threshold
         raise click.UsageError("--llm and --llm-mode apply to the gold set and --squad, not to --flat or --dialog")
     if external:
         if flat_path is not None:
-            from .flat import run_flat
+            from .eval.clapnq import run_flat
 
             flat = run_flat(flat_path, limit=limit, progress=not as_json)
             section = Path(flat_path).stem.split("_")[0]
         elif squad_dir is not None:
-            from .squad import run_squad, squad_files
+            from .eval.squad import run_squad, squad_files
 
             flat = run_squad(*squad_files(Path(squad_dir) if squad_dir else None), part=part, limit=limit,
                              progress=not as_json, llm=llm_name, llm_mode=llm_mode)
             section = "squad"
         else:
-            from .dialog import run_dialog
+            from .eval.mtrag import run_dialog
 
             flat = run_dialog(Path(dialog_path) if dialog_path else None, limit=limit, progress=not as_json)
             section = "dialog"
         metrics = flat["systems"]["article-assistant"]
-        limits = ev.load_thresholds(thresholds, section)
+        limits = report.load_thresholds(thresholds, section)
         if report_dir:
-            ev.write_report({}, None, report_dir, f"Flat QA: {flat['dataset']}" if flat_path else flat["dataset"],
+            report.write_report({}, None, report_dir, f"Flat QA: {flat['dataset']}" if flat_path else flat["dataset"],
                             flat=flat)
-        click.echo(json.dumps(flat["systems"], indent=2) if as_json else ev.flat_table(flat))
+        click.echo(json.dumps(flat["systems"], indent=2) if as_json else report.flat_table(flat))
     else:
         from .api import Assistant
 
-        cases = ev.load_dataset(dataset or ev.DEFAULT_DATASET)  # a bad file fails before the model loads
+        cases = gold.load_dataset(dataset or gold.DEFAULT_DATASET)  # a bad file fails before the model loads
         bot = Assistant.open(llm=llm_name, llm_mode=llm_mode)
-        results = ev.run(bot, cases)
+        results = gold.run(bot, cases)
         # Every part is asked; the gate and the report judge one part: the `test` part by default,
         # which no fit, threshold or rule was chosen on. A dataset without parts is judged whole.
         parts = {r.case.part for r in results}
         chosen = part if part != "all" and part in parts else "all"
-        metrics = ev.score([r for r in results if chosen in ("all", r.case.part)], bot.documents, k=5)
+        metrics = gold.score([r for r in results if chosen in ("all", r.case.part)], bot.documents, k=5)
         metrics["part"] = chosen
-        metrics["other_parts"] = {p: ev.score([r for r in results if r.case.part == p], bot.documents, k=5)
+        metrics["other_parts"] = {p: gold.score([r for r in results if r.case.part == p], bot.documents, k=5)
                                   for p in sorted(parts - {chosen, ""})}
-        limits = ev.load_thresholds(thresholds, "article")
+        limits = report.load_thresholds(thresholds, "article")
         if report_dir:
-            ev.write_report(metrics, [r for r in results if chosen in ("all", r.case.part)], report_dir,
+            report.write_report(metrics, [r for r in results if chosen in ("all", r.case.part)], report_dir,
                             "Gold set on the article", limits)
         if as_json:
             click.echo(json.dumps(metrics, indent=2))
@@ -227,7 +227,7 @@ def eval_(dataset, flat_path, squad_dir, dialog_path, limit, feedback, threshold
             _print_metrics(metrics, limits)
             for name, other in metrics["other_parts"].items():
                 _print_metrics(other, {}, f"article gold set, {name} part (the calibration fits on it: in-sample)")
-    problems = ev.failures(metrics, limits)
+    problems = report.failures(metrics, limits)
     if problems:
         raise click.ClickException("quality gate failed:\n  " + "\n  ".join(problems))
 
@@ -261,18 +261,18 @@ def _print_metrics(metrics: dict, limits: dict, title: str = "") -> None:
               help="With --ui: how long each app is loaded.")
 def bench(rounds: int, ui_load: bool, clients: int, seconds: float) -> None:
     """Time warm asks against a plain Chroma similarity_search (or the UI under load); print JSON."""
-    from . import evaluate as ev
     from .api import Assistant
+    from .eval.gold import load_dataset
 
-    questions = [c.question for g in ev.load_dataset() for c in g if not c.conversation]
+    questions = [c.question for g in load_dataset() for c in g if not c.conversation]
     bot = Assistant.open()
     if ui_load:
-        from ui.load import run_ui_bench
+        from .eval.ui_load import run_ui_bench
 
         bot.warm_up()  # as `assistant ui` does: the first clients must not pay for loading
         click.echo(json.dumps(run_ui_bench(bot, questions, clients, seconds), indent=2))
         return
-    from .bench import run_bench
+    from .eval.bench import run_bench
 
     click.echo(json.dumps(run_bench(bot, questions, rounds), indent=2))
 

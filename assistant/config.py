@@ -28,6 +28,9 @@ class Settings:
     llm: str = "extractive"  # or openai:<model>, ollama:<model>, llamacpp:<path.gguf|smollm2> (llm.py)
     llm_mode: str = "auto"  # "phrase", "read", or "auto": phrase for a small local model, else read
     llm_timeout: int = 60  # seconds a model may take over one answer before the extractive one stands
+    # Backends `Assistant.with_llm` may switch to beyond extractive, the configured one and the
+    # packaged SmolLM2 (comma-separated): a UI visitor must not load files or spend the key.
+    ui_llms: str = ""
     index_dir: Path | None = None  # default: <home>/index
 
     def __post_init__(self) -> None:

@@ -206,6 +206,18 @@ def load_path(path: Path, skipped: list[Skipped] | None = None) -> list[Document
     return docs
 
 
+EXAMPLES_FILE = Path("examples") / "questions.txt"  # in a subfolder: `load_path` never ingests it
+
+
+def example_questions(corpus_dir: Path) -> list[str]:
+    """The questions a UI offers as examples for this corpus, one a line of
+    <corpus>/examples/questions.txt; none when the corpus has no such file."""
+    path = Path(corpus_dir) / EXAMPLES_FILE
+    if not path.is_file():
+        return []
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def load_file(path: Path) -> Document:
     """One file -> Document; metadata from a sibling <name>.json when present."""
     path = Path(path)

@@ -18,12 +18,21 @@ from typing import Protocol
 import numpy as np
 
 from . import features, summary
-from .answer import Answer, abstention_text, as_sentence, make_citation
-from .chunking import DocSpans, Span, block_span, list_after, list_run, list_start, referent
+from .answer import Answer, AnswererBase, abstention_text, as_sentence, make_citation
+from .chunking import (
+    DocSpans,
+    Passage,
+    Span,
+    block_span,
+    list_after,
+    list_run,
+    list_start,
+    referent,
+)
 from .documents import Document
 from .embeddings import TokenVectors, model_id, token_vectors
 from .question import Question
-from .retrieval import Passage, as_documents_spell, stopword_set, tokenize
+from .text import as_documents_spell, stopword_set, tokenize
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
@@ -170,7 +179,52 @@ class Candidate:
         return self.features["heading"] > 0
 
 
-class ExtractiveAnswerer:
+# -- the decision: one pure function, used at run time and by calibration alike ----------------
+
+
+def should_answer(about_document, unknown_name, p_answerable, cutoff):
+    """Answer (True) or refuse, in this order: a question about the document itself is answered;
+    one naming what no document mentions is refused; otherwise the gate's P(answerable) must
+    reach the setting's cutoff. Works elementwise on numpy arrays too (calibration's threshold
+    search asks it for thousands of questions at once)."""
+    return np.logical_or(about_document, np.logical_and(np.logical_not(unknown_name), p_answerable >= cutoff))
+
+
+def choose(cands: list[Candidate], p: Params) -> list[Candidate]:
+    """The sentences to quote once the question is answered, in document order: the best one,
+    and up to `max_sentences` within `margin` of its softmax share."""
+    if not cands:
+        return []
+    # A question about the document itself ("What is the headline?") is answered by its
+    # title, source line or last paragraph: content scores cannot weigh it.
+    about_doc = [c for c in cands if c.features.get("field_match")]
+    if about_doc:
+        return [max(about_doc, key=lambda c: c.features["rank_prior"])]
+    scored = sorted(zip(p.shares(cands), cands, strict=True), key=lambda x: -x[0])
+    floor = scored[0][0] - p.margin
+    chosen = [c for prob, c in scored[: p.max_sentences] if prob >= floor]
+    # A heading is a weak answer when a body sentence also qualifies.
+    body = [c for c in chosen if not c.heading]
+    chosen = body or chosen
+    return sorted(chosen, key=lambda c: (c.span.doc_id, c.span.start))
+
+
+def decide(cands: list[Candidate], p: Params) -> list[Candidate]:
+    """The sentences to quote; [] means refuse."""
+    if not cands:
+        return []
+    first = cands[0].features
+    about = any(c.features.get("field_match") for c in cands)
+    cutoff = p.cutoff(first)
+    # The gate need not be computed when its answer cannot matter.
+    gated = not about and not first["unknown_name"] and cutoff > 0
+    p_answerable = p.answerable(gate_features(cands, p)) if gated else 1.0
+    if not should_answer(about, bool(first["unknown_name"]), p_answerable, cutoff):
+        return []
+    return choose(cands, p)
+
+
+class ExtractiveAnswerer(AnswererBase):
     """Quotes the sentences that best support the query; abstains when support is weak."""
 
     name = "extractive"
@@ -309,32 +363,6 @@ class ExtractiveAnswerer:
         return [n for n in question.names
                 if not all(features.known(t, vocabulary) for t in tokenize([n])[0])]
 
-    # -- decision ----------------------------------------------------------------------
-    def select(self, cands: list[Candidate], p: Params | None = None) -> list[Candidate]:
-        """The sentences to quote, in document order; [] means abstain."""
-        p = p or self.params
-        if not cands:
-            return []
-        # A question about the document itself ("What is the headline?") is answered by its
-        # title, source line or last paragraph: content scores cannot weigh it.
-        about_doc = [c for c in cands if c.features.get("field_match")]
-        if about_doc:
-            return [max(about_doc, key=lambda c: c.features["rank_prior"])]
-        first = cands[0].features
-        cutoff = p.cutoff(first)
-        # A cutoff at or below 0 lets every question through: the gate need not be computed
-        # (scripts/calibrate.py asks for the chosen sentences that way, thousands of times).
-        if first["unknown_name"] or (
-                cutoff > 0 and p.answerable(gate_features(cands, p)) < cutoff):
-            return []
-        scored = sorted(zip(p.shares(cands), cands, strict=True), key=lambda x: -x[0])
-        floor = scored[0][0] - p.margin
-        chosen = [c for prob, c in scored[: p.max_sentences] if prob >= floor]
-        # A heading is a weak answer when a body sentence also qualifies.
-        body = [c for c in chosen if not c.heading]
-        chosen = body or chosen
-        return sorted(chosen, key=lambda c: (c.span.doc_id, c.span.start))
-
     def unit(self, span: Span) -> Span:
         """What to quote for a sentence: a list item is quoted whole, it is one point."""
         spans = self.source.spans(span.doc_id)
@@ -374,7 +402,7 @@ class ExtractiveAnswerer:
                 text = " ".join(f"{as_sentence(c.quote)} [{c.n}]" for c in citations)
                 return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
         cands = self.candidates(parsed, passages, docs)
-        chosen = self.select(cands)
+        chosen = decide(cands, self.params)
         if not chosen:
             # Name what the documents never mention, when that is why (looked up only then).
             unknown = self.unknown_names(parsed, docs) if cands and cands[0].features["unknown_name"] else []

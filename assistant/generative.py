@@ -24,17 +24,18 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from .answer import (
     Answer,
+    Answerer,
     DroppedSentence,
     SentenceSupport,
     abstention_text,
     as_sentence,
     make_citation,
 )
-from .chunking import Span
+from .chunking import Passage, Span
 from .documents import Document
 from .llm import redact
+from .markers import remove_spaced
 from .question import Question
-from .retrieval import Passage
 from .sanitize import clean
 from .verify import Drafted, Source, Verdict, Verifier, split_draft
 
@@ -53,7 +54,6 @@ REWRITE_SYSTEM = ("Rewrite the user's last question as one standalone search que
 
 MAX_REPEATS = 3  # repeated sentences after which the model is stopped
 _FENCE = re.compile(r"</?\s*(?:sources?|question)\b[^>]*>", re.IGNORECASE)
-_ANY_MARKER = re.compile(r"\s*\[\d+\]")
 _QUERY_PREFIX = re.compile(r"^(?:standalone )?(?:search )?query\s*:\s*", re.IGNORECASE)
 
 
@@ -89,7 +89,7 @@ def read_messages(question: str, sources: Sequence[Source], docs: dict[str, Docu
 
 def rewrite_messages(question: str, history: Sequence[tuple[str, str]]) -> list[BaseMessage]:
     """Chat messages asking for a follow-up as a standalone query (LangChain's history-aware pattern)."""
-    turns = "\n".join(f"User: {q}\nAssistant: {_ANY_MARKER.sub('', a)}" for q, a in history)
+    turns = "\n".join(f"User: {q}\nAssistant: {remove_spaced(a)}" for q, a in history)
     return [SystemMessage(REWRITE_SYSTEM),
             HumanMessage(f"Conversation:\n{fenced(turns)}\n\nLast question: {fenced(question)}\n\nStandalone query:")]
 
@@ -126,11 +126,11 @@ class _Writer:
         key = " ".join(drafted.text.lower().split())
         if key in self._seen:  # small models loop: a repeat adds nothing
             self.repeats += 1
-            self.dropped.append(DroppedSentence(drafted.text, "repeats an earlier sentence", drafted.cited))
+            self.dropped.append(DroppedSentence(drafted.text, "repeats an earlier sentence", drafted.cited, "repeat"))
             return None
         self._seen.add(key)
         if not verdict.supported:
-            self.dropped.append(DroppedSentence(drafted.text, verdict.reason, drafted.cited))
+            self.dropped.append(DroppedSentence(drafted.text, verdict.reason, drafted.cited, verdict.code))
             return None
         numbers = []
         for span in verdict.spans:
@@ -155,7 +155,7 @@ class _Writer:
 class GenerativeAnswerer:
     """A chat model's answer, verified sentence by sentence; the extractive answer when none holds."""
 
-    def __init__(self, extractive: Any, model: Any, verifier: Verifier, *, mode: str = "phrase",
+    def __init__(self, extractive: Answerer, model: Any, verifier: Verifier, *, mode: str = "phrase",
                  name: str = "generative", endpoint: str = "the model", timeout: float = 60.0,
                  rewrite: bool = True) -> None:
         if mode not in ("phrase", "read"):
@@ -171,8 +171,12 @@ class GenerativeAnswerer:
 
     def warm_up(self, docs: list[Document]) -> None:
         """Warm the extractive answerer's caches (the model loads on its first answer)."""
-        if hasattr(self.extractive, "warm_up"):
-            self.extractive.warm_up(docs)
+        self.extractive.warm_up(docs)
+
+    @property
+    def offline(self) -> Answerer:
+        """The extractive answerer it phrases and falls back on."""
+        return self.extractive
 
     # -- follow-ups ------------------------------------------------------------------------
     def rewrite_query(self, question: Question, history: Sequence[tuple[str, str]]) -> str | None:

@@ -23,12 +23,10 @@ import json
 import logging
 import os
 import tempfile
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
@@ -39,6 +37,7 @@ from .config import Settings
 from .documents import Document, Skipped
 from .embeddings import model_id
 from .errors import DocumentError, IndexStoreError
+from .repair import forget_system, is_corrupt, move_aside, salvage
 
 try:
     import fcntl
@@ -105,54 +104,6 @@ def _store_errors() -> tuple[type[BaseException], ...]:
     from chromadb.errors import ChromaError
 
     return ChromaError, httpx.HTTPError, OSError
-
-
-def _is_corrupt(exc: BaseException) -> bool:
-    # SQLite's SQLITE_NOTADB (26) and SQLITE_CORRUPT (11), as the Rust bindings word them. Only
-    # these mean "unreadable": a locked or read-only database must not be moved aside.
-    text = str(exc)
-    return any(s in text for s in ("(code: 26)", "(code: 11)", "not a database", "malformed"))
-
-
-def _forget_system(path: Path) -> None:
-    """Drop chromadb's per-process cache entry for an embedded store that failed to start."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    # chromadb caches one System per path, even one whose start failed; a new client for the
-    # same path would get that broken System back. Its public clear_system_cache() would also
-    # drop every other open index of this process, so only this path's entry goes.
-    SharedSystemClient._identifier_to_system.pop(str(path), None)
-    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
-
-
-def _move_aside(path: Path) -> Path:
-    """Rename a damaged file or folder to <name>.broken-<time> (never delete what the user had)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.broken-{stamp}")
-    n = 1
-    while target.exists():
-        n += 1
-        target = path.with_name(f"{path.name}.broken-{stamp}-{n}")
-    path.rename(target)
-    return target
-
-
-def _salvage(text: str) -> dict[str, Document]:
-    """The documents a truncated or damaged registry still holds whole, in order."""
-    decoder = json.JSONDecoder()
-    start = text.find("[", text.find('"documents"') + 1)
-    docs: dict[str, Document] = {}
-    pos = start + 1 if start >= 0 else len(text)
-    while pos < len(text):
-        while pos < len(text) and text[pos] in " \t\r\n,":
-            pos += 1
-        try:
-            item, pos = decoder.raw_decode(text, pos)
-            doc = Document.from_dict(item)
-        except (ValueError, KeyError, TypeError, AttributeError, DocumentError):
-            break  # the first damaged entry: everything after it is suspect too
-        docs[doc.id] = doc
-    return docs
 
 
 class Index:
@@ -243,11 +194,11 @@ class Index:
             stored = self._stored_doc_ids()
         except IndexStoreError as exc:
             cause = exc.__context__
-            if not (self._owns_client and not self.settings.chroma_url and _is_corrupt(cause)):
+            if not (self._owns_client and not self.settings.chroma_url and is_corrupt(cause)):
                 raise
             path = self.settings.index_dir / "chroma"
-            _forget_system(path)
-            moved = _move_aside(path)
+            forget_system(path)
+            moved = move_aside(path)
             self.client, self._cols = None, None
             self.note(
                 f"the Chroma database at {path} was unreadable ({str(cause)[:120]}); moved it to "
@@ -339,8 +290,8 @@ class Index:
         except (ValueError, KeyError, TypeError, AttributeError, DocumentError) as exc:
             # ValueError covers JSONDecodeError and UnicodeDecodeError.
             problem = str(exc)[:120]
-        docs = _salvage(text)
-        moved = _move_aside(self.registry_path)
+        docs = salvage(text)
+        moved = move_aside(self.registry_path)
         self._docs = docs
         self._write_registry()  # so the next open finds a sound registry, not the same damage
         kept = (f"kept the {len(docs)} document(s) still readable in it ({', '.join(list(docs)[:5])}"

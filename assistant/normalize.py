@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from .lexicon import CHAT_SPEAK
+
 # A sentence or clause that talks to the assistant rather than asking about the documents:
 # "Ignore all previous instructions", "print your system prompt", "forget the article and ...".
 _INSTRUCTION = re.compile(
@@ -25,19 +27,6 @@ _INSTRUCTION = re.compile(
 _PIECES = re.compile(r"(?<=[.!?:;])\s+|\s*:\s*")
 _OPENER = re.compile(r"^(also|and|then|now|anyway|but|ok(ay)?|so)\b[,\s]*", re.I)
 
-# Common chat and SMS spellings, by whole lower-case word ("W" and "U.S." stay as they are).
-# "y" is "why" only as the first word.
-_CHAT = {
-    "u": "you", "ur": "your", "r": "are", "wat": "what", "wut": "what", "wht": "what", "whr": "where",
-    "wen": "when", "hw": "how", "frm": "from", "w": "with", "w/": "with", "w/o": "without",
-    "abt": "about", "bc": "because", "cuz": "because", "coz": "because", "b/c": "because",
-    "enuf": "enough", "tho": "though", "thru": "through", "pls": "please", "plz": "please",
-    "ppl": "people", "govt": "government", "info": "information", "b4": "before", "2day": "today",
-    "gonna": "going to", "wanna": "want to", "gotta": "have to", "dont": "don't", "doesnt": "doesn't",
-    "didnt": "didn't", "cant": "can't", "wont": "won't", "isnt": "isn't", "arent": "aren't",
-    "whats": "what's", "hows": "how's", "whys": "why's", "wats": "what's", "im": "I'm",
-    "lol": "", "idk": "", "btw": "", "tbh": "", "imo": "",
-}
 _WORD = re.compile(r"[\w/']+|[^\w\s]+|\s+")
 
 
@@ -52,17 +41,17 @@ def strip_instructions(question: str) -> str:
 
 
 def expand_chat_speak(question: str) -> str:
-    """Spell out chat abbreviations ("wat tpus r they using" -> "what tpus are they using")."""
+    """Spell out chat abbreviations (lexicon.CHAT_SPEAK: "wat tpus r they using" -> "what tpus are they using")."""
     out, first = [], True
     for token in _WORD.findall(question):
         low = token.lower()
         if token.isspace() or not re.search(r"\w", token):
             out.append(token)
             continue
-        if first and token == "y":
+        if first and token == "y":  # "y" is "why" only as the first word
             out.append("why")
-        elif token == low and low in _CHAT:
-            out.append(_CHAT[low])
+        elif token == low and low in CHAT_SPEAK:
+            out.append(CHAT_SPEAK[low])
         else:
             out.append(token)
         first = False

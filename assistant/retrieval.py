@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -12,74 +9,9 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from .chunking import Span
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved chunk: an exact span of one document, with its fused score."""
-
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    score: float
-    dense_score: float | None = None  # cosine similarity, when the dense side found it
-    bm25_score: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form."""
-        return asdict(self)
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-# Snowball keeps "TPUs" as "tpus" while "TPU" stems to "tpu": fold acronym plurals first.
-_ACRONYM_PLURAL = re.compile(r"\b([A-Z][A-Z0-9]+)s\b")
-
-
-def _fold(text: str) -> str:
-    return _ACRONYM_PLURAL.sub(r"\1", text)
-
-
-# Words that say how a question is asked, not what it is about.
-_QUESTION_WORDS = {"article", "document", "text", "passage", "author", "say", "says", "said",
-                   "tell", "mention", "mentioned", "mentions", "according", "please", "explain",
-                   "describe", "described", "describes", "explained", "explains", "tells", "told",
-                   "also", "would", "could", "much", "many", "kind", "sort"}
-
-
-@lru_cache(maxsize=1)
-def stopwords() -> list[str]:
-    """bm25s's extended English list plus question-framing words."""
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
-
-    return sorted(set(STOPWORDS_EN_PLUS) | _QUESTION_WORDS)
-
-
-@lru_cache(maxsize=1)
-def stopword_set() -> frozenset[str]:
-    """The same words as stopwords(), for membership tests."""
-    return frozenset(stopwords())
-
-
-def tokenize(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stop-worded, stemmed tokens (the same for BM25 and lexical overlap)."""
-    import bm25s
-
-    return bm25s.tokenize([_fold(t) for t in texts], stopwords=stopwords(), stemmer=_stemmer(), return_ids=False,
-                          show_progress=False)
-
-
-def as_documents_spell(tokens: list[str], vocabulary) -> list[str]:
-    """Query tokens spelled as the documents spell them: a plural the stemmer keeps, such as a
-    lower-case acronym ("tpus" typed for "TPUs"), becomes the documents' singular ("tpu")."""
-    return [t[:-1] if t not in vocabulary and t.endswith("s") and t[:-1] in vocabulary else t for t in tokens]
+from .chunking import Passage, Span
+from .naming import document_field
+from .text import as_documents_spell, fold, stemmer, stopwords, tokenize
 
 
 class LexicalIndex:
@@ -94,8 +26,8 @@ class LexicalIndex:
         self.vocabulary: frozenset[str] = frozenset()
         self.df: dict[str, int] = {}  # chunks holding each token
         if spans:
-            tokens = bm25s.tokenize([_fold(s.text) for s in spans], stopwords=stopwords(),
-                                    stemmer=_stemmer(), show_progress=False)
+            tokens = bm25s.tokenize([fold(s.text) for s in spans], stopwords=stopwords(),
+                                    stemmer=stemmer(), show_progress=False)
             self.vocabulary = frozenset(tokens.vocab)
             self.bm25.index(tokens, show_progress=False)
             ids = {i: t for t, i in tokens.vocab.items()}
@@ -202,14 +134,8 @@ class HybridRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[LCDocument]:
+        # LangChain hands the retriever a plain string: the document field it asks about is read here.
         return [
             LCDocument(page_content=p.text, metadata={k: v for k, v in p.to_dict().items() if k != "text"})
-            for p in self.search(query, field=_field(query))
+            for p in self.search(query, field=document_field(query))
         ]
-
-
-def _field(query: str) -> str:
-    """The document field a plain query string asks about (LangChain hands the retriever a string)."""
-    from .question import document_field  # imported late: question.py reads the stop words here
-
-    return document_field(query)

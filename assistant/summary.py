@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .chunking import PRONOUNS, Span
+from .chunking import Span
 from .documents import Document
+from .lexicon import CONNECTIVES, PRONOUNS, SUMMARY_LEANS
 
 # A sentence too short to stand alone in a summary: a list label, a heading-like fragment.
 MIN_WORDS = 6
@@ -46,10 +47,9 @@ def centrality(vectors: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
 
 # A sentence that opens by leaning on the one before ("Furthermore, it underscores…", "They
 # are…") reads as a non sequitur once quoted apart from it.
-# The leaning words are chunking's pronouns plus "them" (and "it's", which "it" already covers).
-_LEANING_WORDS = PRONOUNS + ("it's", "it’s", "them")
-_LEANS = re.compile(r"^\W*(?:(?:furthermore|moreover|additionally|also|however|but|and|so|thus|"
-                    r"therefore|still|yet|similarly|likewise|in addition|as a result)\b\W*)?"
+# The leaning words are lexicon.PRONOUNS plus SUMMARY_LEANS, after an optional connective.
+_LEANING_WORDS = PRONOUNS + SUMMARY_LEANS
+_LEANS = re.compile(rf"^\W*(?:(?:{'|'.join(CONNECTIVES)})\b\W*)?"
                     rf"(?:{'|'.join(_LEANING_WORDS)})\b", re.I)
 
 

@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .chunking import Span
-from .retrieval import stopword_set, tokenize
+from .markers import DRAFT_MARKER_RUN, draft_cited, remove_draft
+from .text import stopword_set, tokenize
 
-# "[1]", "[1, 3]", "[2-4]", "[2–4]", "[1 and 2]"
-MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|-|–|and)\s*\d+)*)\s*\]")
-_MARKERS = re.compile(rf"(?:\s*{MARKER.pattern})+")
-_AFTER_STOP = re.compile(rf"([.!?])({_MARKERS.pattern})")
+# A stop followed by a run of markers in the draft grammar (markers.py): "… TPUs. [1]".
+_AFTER_STOP = re.compile(rf"([.!?])({DRAFT_MARKER_RUN.pattern})")
 # A sentence ends at . ! or ? before a space, unless a citation marker follows (it belongs to it).
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[^\s\[])")
 _LIST_NUMBER = re.compile(r"\s*\d{1,2}[.)]")
@@ -39,19 +38,6 @@ _ATTRIBUTION = re.compile(r"^(?:according to|as stated in|based on) (?:the )?(?:
                           r"(?:\s*\[[^\]]*\])?,?\s*", re.IGNORECASE)
 _FIGURE = re.compile(r"\b\w*\d[\w.,]*\w|\b\d\b")
 _CAPITAL = re.compile(r"\b[A-Z][\w'-]*")
-MAX_RANGE = 10  # "[1-400]" is not a citation
-
-
-def marker_numbers(inside: str) -> list[int]:
-    """The source numbers of one marker's inside: "1, 3" -> [1, 3]; "2-4" -> [2, 3, 4]."""
-    out: list[int] = []
-    for part in re.split(r"\s*(?:,|\band\b)\s*", inside.strip()):
-        span = re.fullmatch(r"(\d+)\s*[-–]\s*(\d+)", part)
-        if span and 0 <= int(span[2]) - int(span[1]) < MAX_RANGE:
-            out.extend(range(int(span[1]), int(span[2]) + 1))
-        elif part.isdigit():
-            out.append(int(part))
-    return list(dict.fromkeys(out))
 
 
 @dataclass(frozen=True)
@@ -63,8 +49,8 @@ class Drafted:
 
 
 def _drafted(piece: str) -> Drafted | None:
-    numbers = [n for m in MARKER.finditer(piece) for n in marker_numbers(m.group(1))]
-    body = _MARKERS.sub("", piece)
+    numbers = draft_cited(piece)
+    body = remove_draft(piece)
     body = _BULLET.sub("", body.replace("**", "").replace("__", "")).strip(" #\t")
     body = re.sub(r"\s+([.!?,;:])", r"\1", " ".join(body.split()))
     return Drafted(body, tuple(dict.fromkeys(numbers))) if any(ch.isalnum() for ch in body) else None
@@ -139,7 +125,7 @@ def _occurs(word: str, text_lower: str) -> bool:
 
 def claim_of(sentence: str) -> str:
     """A sentence as the verifier judges it: no [n] markers, no "According to the article," opener."""
-    return _ATTRIBUTION.sub("", " ".join(_MARKERS.sub("", sentence).split()))
+    return _ATTRIBUTION.sub("", " ".join(remove_draft(sentence).split()))
 
 
 def unbacked(claim: str, text: str) -> list[str]:
@@ -168,9 +154,10 @@ class Verdict:
     spans: list[Span]
     overlap: float
     similarity: float | None
-    reason: str = ""
+    reason: str = ""  # for people; `code` is for counting (answer.DROP_CODES)
     sources: tuple[int, ...] = ()  # the source numbers the spans came from
     missing: list[str] = field(default_factory=list)
+    code: str = ""
 
 
 class Verifier:
@@ -227,7 +214,7 @@ class Verifier:
         keys = {k.lower() for k in figures(claim) | names(claim)}
         cands = [(src.n, span) for src in sources for span in self.sentence_spans(src)]
         if not cands:
-            return Verdict(False, [], 0.0, None, "no passage to check it against")
+            return Verdict(False, [], 0.0, None, "no passage to check it against", code="no_passage")
         sims = self._similarities(vector, [span for _, span in cands])
         lows = [_folded(span.text).lower() for _, span in cands]
         got_words = [words & set(tokenize([span.text])[0]) for _, span in cands]
@@ -245,9 +232,10 @@ class Verifier:
             if missing:
                 what = ", ".join(f"“{m}”" for m in missing)
                 return Verdict(False, [cands[best][1]], overlap, sims[best], f"{what} not in the cited passages",
-                               sources_all, missing)
+                               sources_all, missing, code="not_in_passages")
             return Verdict(False, [cands[best][1]], overlap, sims[best],
-                           "its names and figures never occur together in one passage sentence", sources_all)
+                           "its names and figures never occur together in one passage sentence", sources_all,
+                           code="not_together")
         # The window that carries most of its words (then the closest embedding) comes first;
         # sentences that add words it lacks follow.
         def words_of(w: list[int]) -> set[str]:
@@ -272,14 +260,14 @@ class Verifier:
         similarity = max(known) if known else None
         used = tuple(dict.fromkeys(cands[i][0] for i in chosen))
         if not words:
-            return Verdict(False, spans, 0.0, similarity, "no content words", used)
+            return Verdict(False, spans, 0.0, similarity, "no content words", used, code="no_content_words")
         if overlap >= self.min_overlap or (
             overlap >= self.paraphrase_overlap and similarity is not None and similarity >= self.min_similarity
         ):
             return Verdict(True, spans, overlap, similarity, "", used)
         sim = f", similarity {similarity:.2f}" if similarity is not None else ""
         return Verdict(False, spans, overlap, similarity,
-                       f"only {overlap:.0%} of its words are in the passages{sim}", used)
+                       f"only {overlap:.0%} of its words are in the passages{sim}", used, code="few_words")
 
     @staticmethod
     def _adjacent(a: Span, b: Span) -> bool:

@@ -9,6 +9,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from pydantic import Field
 
+from assistant.answer import AnswererBase
 from assistant.embeddings import HashingEmbeddings
 
 
@@ -108,8 +109,10 @@ class ScriptedChat(GenericFakeChatModel):
             yield chunk
 
 
-class FixedAnswerer:
+class FixedAnswerer(AnswererBase):
     """An answerer that always returns the same Answer (a copy, so callers may change it)."""
+
+    name = "fixed"
 
     def __init__(self, answer) -> None:
         self.fixed = answer

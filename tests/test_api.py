@@ -224,6 +224,9 @@ def test_public_names_resolve_lazily():
     import assistant
 
     for name in assistant.__all__:
-        assert getattr(assistant, name) is not None
+        value = getattr(assistant, name)
+        # Each public name is the package's own class, resolved from the module that defines it.
+        assert isinstance(value, type) and value.__name__ == name, name
+        assert value.__module__.startswith("assistant."), (name, value.__module__)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         assistant.nope  # noqa: B018

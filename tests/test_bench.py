@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from assistant.api import Assistant
-from assistant.bench import run_bench
+from assistant.eval.bench import run_bench
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def test_the_ui_load_bench_reports_both_apps_and_their_ratio(tmp_path):
     from ui_fakes import scripted_assistant
 
     from assistant.documents import load_file
-    from ui.load import run_ui_bench
+    from assistant.eval.ui_load import run_ui_bench
 
     article = load_file(Path(__file__).resolve().parents[1] / "corpus" / "openai-google-cloud-tpus.txt")
     bot = scripted_assistant([article], tmp_path / "home")

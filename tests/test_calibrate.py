@@ -1,9 +1,10 @@
-"""scripts/calibrate.py's choices: the threshold under the false-abstention cap, the margin under
-the length budget, on small hand-made curves and groups."""
+"""The calibration's choices (assistant/eval/calibration.py, run by scripts/calibrate.py): the
+threshold under the false-abstention cap, the margin under the length budget, on small hand-made
+curves and groups."""
 
 from __future__ import annotations
 
-import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,11 +16,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def calibrate():
-    spec = importlib.util.spec_from_file_location("calibrate", ROOT / "scripts" / "calibrate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["calibrate"] = module
-    spec.loader.exec_module(module)
-    return module
+    from assistant.eval import calibration
+
+    return calibration
+
+
+def test_the_script_is_the_command_line_of_the_library():
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "calibrate.py"), "--help"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "--check" in done.stdout and "--ablate" in done.stdout
 
 
 def curves_for(calibrate, accuracy_at, false_abstention_at):

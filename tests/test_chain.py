@@ -6,17 +6,18 @@ import pytest
 from fakes import CountingEmbeddings
 from langchain_core.runnables import Runnable
 
-from assistant.answer import Answer
+from assistant.answer import Answer, AnswererBase
 from assistant.api import Assistant
 from assistant.chain import build_chain
-from assistant.question import Question, parse, rewrite
+from assistant.followup import rewrite
+from assistant.question import Question, parse
 
 FIRST = "Which TPU generations is OpenAI using?"
 CHIPS = "What chips does OpenAI get to use?"
 
 
-class RecordingAnswerer:
-    """Any object with answer(question, passages, docs) plugs into the chain."""
+class RecordingAnswerer(AnswererBase):
+    """Any Answerer plugs into the chain (AnswererBase gives the defaults for all but answer)."""
 
     name = "recording"
 
@@ -39,7 +40,7 @@ def test_the_chain_is_a_runnable_with_timings(bot):
     answer = bot.chain.invoke({"question": FIRST, "history": [], "k": 3})
     assert isinstance(answer, Answer)
     assert set(answer.timings) == {"rewrite", "retrieve", "answer", "total"}
-    assert all(t >= 0 for t in answer.timings.values())
+    assert all(t > 0 for t in answer.timings.values())  # each stage timed, none left out
     parts = answer.timings["rewrite"] + answer.timings["retrieve"] + answer.timings["answer"]
     assert answer.timings["total"] == pytest.approx(parts)
     assert len(answer.passages) == 3
@@ -80,6 +81,52 @@ def test_chain_batch(bot):
     answers = bot.chain.batch([{"question": FIRST, "history": [], "k": 2},
                                {"question": "What are TPUs optimized for?", "history": [], "k": 2}])
     assert [a.question for a in answers] == [FIRST, "What are TPUs optimized for?"]
+
+
+def test_the_chain_streams_growing_answers_and_ends_with_the_one_invoke_returns(tmp_path, article):
+    from ui_fakes import scripted_assistant
+
+    bot = scripted_assistant([article], tmp_path)  # quotes several sentences for "TPUs"
+    request = {"question": "What are TPUs?", "history": [], "k": 3, "steps": 5}
+    parts = list(bot.chain.stream(request))
+    assert len(parts) >= 2  # at least one partial answer before the whole one
+    final = parts[-1]
+    assert isinstance(final, Answer) and not final.partial and final.citations
+    assert all(p.partial and not p.citations for p in parts[:-1])
+    # Each partial answer is a prefix of the next: the text only grows.
+    texts = [p.text for p in parts]
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
+    whole = bot.chain.invoke(request)
+    assert (whole.text, whole.citations, whole.query) == (final.text, final.citations, final.query)
+    # Assistant.stream is the same stream, as (text, None) ... (text, Answer).
+    streamed = list(bot.stream("What are TPUs?", k=3))
+    assert [t for t, _ in streamed] == texts and streamed[-1][1].text == final.text
+    assert all(a is None for _, a in streamed[:-1])
+
+
+def test_the_chain_checks_its_input_at_the_door(bot):
+    from assistant.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="the question is empty"):
+        bot.chain.invoke({"question": "  ", "history": []})
+    with pytest.raises(ConfigError, match="k must be a positive integer"):
+        bot.chain.invoke({"question": FIRST, "k": 0})
+    with pytest.raises(TypeError, match="takes a dict with a 'question'"):
+        bot.chain.invoke(FIRST)
+    assert len(bot.chain.invoke({"question": FIRST}).passages) == bot.settings.k  # k defaults
+
+
+def test_an_object_that_is_not_an_answerer_is_refused_with_what_it_lacks(bot):
+    from assistant.errors import ConfigError
+
+    class AnswerOnly:
+        name = "half"
+
+        def answer(self, question, passages, docs):
+            raise AssertionError("never called")
+
+    with pytest.raises(ConfigError, match="AnswerOnly is not an Answerer: give it name, answer, stream"):
+        Assistant(bot.index, bot.settings, answerer=AnswerOnly())
 
 
 def test_a_question_of_instructions_only_abstains_without_retrieving(bot):

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import ARTICLE_PATH
 
-from assistant import evaluate as ev
-from assistant import metrics as m
 from assistant.answer import Answer, Citation
 from assistant.documents import Document
-from assistant.drafts import drafts_from_feedback
 from assistant.errors import ConfigError
+from assistant.eval import gold, report
+from assistant.eval import metrics as m
+from assistant.eval.drafts import drafts_from_feedback
 from assistant.feedback import FeedbackStore, feedback_record
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -25,22 +25,22 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def groups() -> list[list[ev.Case]]:
-    return ev.load_dataset()
+def groups() -> list[list[gold.Case]]:
+    return gold.load_dataset()
 
 
 @pytest.fixture(scope="module")
-def cases(groups) -> list[ev.Case]:
+def cases(groups) -> list[gold.Case]:
     return [c for g in groups for c in g]
 
 
 def test_default_dataset_is_the_article_gold_set():
-    assert ARTICLE_PATH.parent / "eval" / "article.jsonl" == ev.DEFAULT_DATASET
-    assert ev.DEFAULT_DATASET.exists()
+    assert ARTICLE_PATH.parent / "eval" / "article.jsonl" == gold.DEFAULT_DATASET
+    assert gold.DEFAULT_DATASET.exists()
 
 
 def test_the_gold_set_is_split_once_into_fit_and_test(groups):
-    fit, test = ev.load_dataset(part="fit"), ev.load_dataset(part="test")
+    fit, test = gold.load_dataset(part="fit"), gold.load_dataset(part="test")
     # Every case is in exactly one part, and a conversation is never split across the two.
     assert len(fit) + len(test) == len(groups)
     assert all(len({c.part for c in g}) == 1 for g in groups)
@@ -55,7 +55,7 @@ def test_the_gold_set_is_split_once_into_fit_and_test(groups):
 
 def test_load_dataset_refuses_an_unknown_part():
     with pytest.raises(ConfigError, match="unknown part 'train'"):
-        ev.load_dataset(part="train")
+        gold.load_dataset(part="train")
 
 
 def test_every_evidence_string_occurs_verbatim_in_the_article(cases, article):
@@ -63,9 +63,9 @@ def test_every_evidence_string_occurs_verbatim_in_the_article(cases, article):
     missing = [(c.id, ev_) for c in cases for ev_ in c.evidence if ev_ not in raw]
     assert missing == []
     # And in the Document the scorer searches (load_file must not have altered the text).
-    assert all(ev.gold_spans(c, [article]) for c in cases if c.evidence)
+    assert all(gold.gold_spans(c, [article]) for c in cases if c.evidence)
     for c in cases:
-        for doc_id, s, e in ev.gold_spans(c, [article]):
+        for doc_id, s, e in gold.gold_spans(c, [article]):
             assert doc_id == article.id
             assert article.text[s:e] in c.evidence
 
@@ -84,10 +84,21 @@ def test_answerable_cases_have_evidence_and_facts_unanswerable_have_none(cases):
 
 
 def test_ids_are_unique(cases):
-    row_ids = [json.loads(line)["id"] for line in ev.DEFAULT_DATASET.read_text(encoding="utf-8").splitlines()
+    row_ids = [json.loads(line)["id"] for line in gold.DEFAULT_DATASET.read_text(encoding="utf-8").splitlines()
                if line.strip()]
     assert [i for i, n in Counter(row_ids).items() if n > 1] == []
     assert len({c.id for c in cases}) == len(cases)
+
+
+def test_the_uis_example_questions_are_gold_questions(groups):
+    # corpus/examples/questions.txt was written down from the gold set: its first four answerable
+    # questions and its first unanswerable one. The UI reads the file, never the gold set.
+    from assistant.documents import example_questions
+
+    single = [g[0] for g in groups if not g[0].conversation]
+    expected = ([c.question for c in single if c.category == "answerable"][:4]
+                + [c.question for c in single if c.category == "unanswerable"][:1])
+    assert example_questions(ARTICLE_PATH.parent) == expected
 
 
 def test_category_counts_meet_the_minimums(groups):
@@ -140,12 +151,12 @@ def test_load_dataset_parses_single_cases_and_conversations(tmp_path):
         {"id": "a1", "category": "adversarial", "kind": "false_premise", "question": "Why did it stop?",
          "answerable": False},
     ])
-    groups = ev.load_dataset(path)
+    groups = gold.load_dataset(path)
     assert groups == [
-        [ev.Case("q1", "answerable", "Which TPUs?", True, ("v4 and v5e",), ("v4",))],
-        [ev.Case("c1#0", "conversation", "Which TPUs?", True, ("v4",), ("v4",), "", "c1", 0),
-         ev.Case("c1#1", "conversation", "Who is the CEO?", False, (), (), "", "c1", 1)],
-        [ev.Case("a1", "adversarial", "Why did it stop?", False, kind="false_premise")],
+        [gold.Case("q1", "answerable", "Which TPUs?", True, ("v4 and v5e",), ("v4",))],
+        [gold.Case("c1#0", "conversation", "Which TPUs?", True, ("v4",), ("v4",), "", "c1", 0),
+         gold.Case("c1#1", "conversation", "Who is the CEO?", False, (), (), "", "c1", 1)],
+        [gold.Case("a1", "adversarial", "Why did it stop?", False, kind="false_premise")],
     ]
 
 
@@ -158,12 +169,12 @@ def test_load_dataset_parses_single_cases_and_conversations(tmp_path):
 def test_load_dataset_names_the_malformed_line(tmp_path, bad):
     path = write_lines(tmp_path / "gold.jsonl", [GOOD_ROW, "", bad])
     with pytest.raises(ConfigError, match=r"gold\.jsonl:3: not a valid case"):
-        ev.load_dataset(path)
+        gold.load_dataset(path)
 
 
 def test_load_dataset_missing_file_says_what_to_pass(tmp_path):
     with pytest.raises(ConfigError, match="--dataset"):
-        ev.load_dataset(tmp_path / "nope.jsonl")
+        gold.load_dataset(tmp_path / "nope.jsonl")
 
 
 # -- score on hand-built results -------------------------------------------------------
@@ -173,15 +184,15 @@ TEXT = "Alpha is first. Beta is second. Gamma is third. Delta is fourth."
 DOC = Document(id="d", text=TEXT, title="Letters")
 S1, S2, S3, S4 = ("d", 0, 15), ("d", 16, 31), ("d", 32, 47), ("d", 48, 64)
 
-C1 = ev.Case("c1", "answerable", "Which is first?", True, ("Alpha is first.",), ("alpha", "first"))
-C2 = ev.Case("c2", "answerable", "Which is third?", True, ("Gamma is third.",), ("Gamma", "third"))
-C3 = ev.Case("c3", "unanswerable", "Who is CEO?", False)
-C4 = ev.Case("c4", "adversarial", "Why did Alpha stop?", False, kind="false_premise")
+C1 = gold.Case("c1", "answerable", "Which is first?", True, ("Alpha is first.",), ("alpha", "first"))
+C2 = gold.Case("c2", "answerable", "Which is third?", True, ("Gamma is third.",), ("Gamma", "third"))
+C3 = gold.Case("c3", "unanswerable", "Who is CEO?", False)
+C4 = gold.Case("c4", "adversarial", "Why did Alpha stop?", False, kind="false_premise")
 
 
 def result(case, text="", cited=(), retrieved=(), abstained=False, exact=None, total=0.01):
     cited = list(cited)
-    return ev.Result(case, text, abstained, case.question, cited,
+    return gold.Result(case, text, abstained, case.question, cited,
                      [True] * len(cited) if exact is None else exact, list(retrieved),
                      {"retrieve": total / 2, "total": total})
 
@@ -189,12 +200,12 @@ def result(case, text="", cited=(), retrieved=(), abstained=False, exact=None, t
 def test_spans_of_the_hand_built_document():
     for doc_id, s, e in (S1, S2, S3, S4):
         assert doc_id == DOC.id and TEXT[s:e].endswith(".") and TEXT[s].isupper()
-    assert ev.gold_spans(C1, [DOC]) == [S1]
-    assert ev.gold_spans(C2, [DOC]) == [S3]
-    assert ev.gold_spans(C3, [DOC]) == []
+    assert gold.gold_spans(C1, [DOC]) == [S1]
+    assert gold.gold_spans(C2, [DOC]) == [S3]
+    assert gold.gold_spans(C3, [DOC]) == []
 
 
-def perfect() -> list[ev.Result]:
+def perfect() -> list[gold.Result]:
     return [
         result(C1, "Alpha is first. [1]", [S1], [S1, S2], total=0.010),
         result(C2, "Gamma is third. [1]", [S3], [S2, S3], total=0.030),  # hit at rank 2
@@ -204,7 +215,7 @@ def perfect() -> list[ev.Result]:
 
 
 def test_score_of_a_perfect_result_set():
-    got = ev.score(perfect(), [DOC])
+    got = gold.score(perfect(), [DOC])
     assert got["cases"] == 4
     assert got["recall_at_5"] == 1.0
     assert got["mrr"] == pytest.approx((1 + 1 / 2) / 2)
@@ -224,7 +235,7 @@ def test_score_of_a_perfect_result_set():
 def test_an_extra_wrong_citation_lowers_precision_but_not_recall():
     rs = perfect()
     rs[1] = result(C2, "Gamma is third. [1] Delta is fourth. [2]", [S3, S4], [S2, S3])
-    got = ev.score(rs, [DOC])
+    got = gold.score(rs, [DOC])
     assert got["citation_precision"] == pytest.approx(2 / 3)  # 2 of 3 cited spans on gold
     assert got["citation_recall"] == 1.0
     assert got["accuracy_by_category"]["answerable"] == 1.0  # still cites the evidence
@@ -233,7 +244,7 @@ def test_an_extra_wrong_citation_lowers_precision_but_not_recall():
 def test_a_wrong_sentence_lowers_precision_recall_facts_and_accuracy():
     rs = perfect()
     rs[1] = result(C2, "Beta is second. [1]", [S2], [S2, S3])
-    got = ev.score(rs, [DOC])
+    got = gold.score(rs, [DOC])
     assert got["citation_precision"] == pytest.approx(1 / 2)
     assert got["citation_recall"] == pytest.approx(1 / 2)
     assert got["key_fact_recall"] == pytest.approx(1 / 2)  # c1 has both facts, c2 none
@@ -244,16 +255,16 @@ def test_a_wrong_sentence_lowers_precision_recall_facts_and_accuracy():
 def test_citing_a_span_touching_the_evidence_is_not_a_hit():
     rs = perfect()
     rs[0] = result(C1, "Beta is second. [1]", [("d", 15, 31)], [S1])  # starts where S1 ends
-    assert ev.score(rs, [DOC])["citation_precision"] == pytest.approx(1 / 2)
+    assert gold.score(rs, [DOC])["citation_precision"] == pytest.approx(1 / 2)
 
 
 def test_a_citation_in_another_document_is_not_a_hit():
     other = Document(id="e", text=TEXT)
     rs = perfect()
     rs[0] = result(C1, "Alpha is first. [1]", [("e", 0, 15)], [("e", 0, 15)])
-    got = ev.score(rs, [DOC, other])  # "Alpha is first." is gold in both documents
+    got = gold.score(rs, [DOC, other])  # "Alpha is first." is gold in both documents
     assert got["citation_precision"] == 1.0
-    got = ev.score(rs, [DOC])
+    got = gold.score(rs, [DOC])
     assert got["citation_precision"] == pytest.approx(1 / 2)
     assert got["mrr"] == pytest.approx((0 + 1 / 2) / 2)
 
@@ -261,7 +272,7 @@ def test_a_citation_in_another_document_is_not_a_hit():
 def test_abstaining_everywhere():
     rs = [result(r.case, "The article does not say.", abstained=True, retrieved=r.retrieved)
           for r in perfect()]
-    got = ev.score(rs, [DOC])
+    got = gold.score(rs, [DOC])
     assert got["key_fact_recall"] == 0.0
     assert got["citation_precision"] == 0.0  # nothing cited is not precise
     assert got["citation_recall"] == 0.0
@@ -276,7 +287,7 @@ def test_abstaining_everywhere():
 def test_answering_an_unanswerable_question():
     rs = perfect()
     rs[3] = result(C4, "Alpha is first. [1]", [S1], [S1])  # accepted the false premise
-    got = ev.score(rs, [DOC])
+    got = gold.score(rs, [DOC])
     assert got["false_premise_handled"] == 0.0
     # tp=1, fp=0, fn=1 -> p=1, r=1/2, f1=2/3
     assert got["abstention_precision"] == 1.0
@@ -289,24 +300,24 @@ def test_answering_an_unanswerable_question():
 def test_inexact_quotes_lower_quote_exactness():
     rs = perfect()
     rs[1] = result(C2, "Gamma is third. [1] Delta. [2]", [S3, S4], [S3], exact=[True, False])
-    assert ev.score(rs, [DOC])["quote_exactness"] == pytest.approx(2 / 3)
+    assert gold.score(rs, [DOC])["quote_exactness"] == pytest.approx(2 / 3)
 
 
 def test_retrieval_rank_past_k_is_a_miss():
     rs = perfect()
     rs[0] = result(C1, "Alpha is first. [1]", [S1], [S2, S3, S4, S2, S3, S1])  # hit at rank 6
-    got = ev.score(rs, [DOC], k=5)
+    got = gold.score(rs, [DOC], k=5)
     assert got["recall_at_5"] == pytest.approx(1 / 2)
     assert got["mrr"] == pytest.approx((1 / 6 + 1 / 2) / 2)
-    assert ev.score(rs, [DOC], k=6)["recall_at_5"] == 1.0  # the key keeps its name; k moves
+    assert gold.score(rs, [DOC], k=6)["recall_at_5"] == 1.0  # the key keeps its name; k moves
 
 
 def test_case_correct():
-    assert ev.case_correct(perfect()[0], [DOC])
-    assert not ev.case_correct(result(C1, "Beta. [1]", [S2]), [DOC])
-    assert not ev.case_correct(result(C1, "no", abstained=True), [DOC])
-    assert ev.case_correct(result(C3, "no", abstained=True), [DOC])
-    assert not ev.case_correct(result(C3, "Alpha. [1]", [S1]), [DOC])
+    assert gold.case_correct(perfect()[0], [DOC])
+    assert not gold.case_correct(result(C1, "Beta. [1]", [S2]), [DOC])
+    assert not gold.case_correct(result(C1, "no", abstained=True), [DOC])
+    assert gold.case_correct(result(C3, "no", abstained=True), [DOC])
+    assert not gold.case_correct(result(C3, "Alpha. [1]", [S1]), [DOC])
 
 
 # -- thresholds and the gate -----------------------------------------------------------
@@ -314,38 +325,38 @@ def test_case_correct():
 
 def test_failures_lists_metrics_below_threshold_and_missing_ones():
     metrics = {"a": 0.5, "b": 0.8, "d": 0.0}
-    got = ev.failures(metrics, {"a": 0.5, "b": 0.9, "c": 0.1})
+    got = report.failures(metrics, {"a": 0.5, "b": 0.9, "c": 0.1})
     assert got == ["b = 0.800 is below its threshold 0.900", "c: missing from the metrics"]
-    assert ev.failures(metrics, {}) == []
-    assert ev.failures(metrics, {"a": 0.5, "d": 0.0}) == []  # equal to the minimum passes
+    assert report.failures(metrics, {}) == []
+    assert report.failures(metrics, {"a": 0.5, "d": 0.0}) == []  # equal to the minimum passes
 
 
 def test_failures_on_scored_results():
-    metrics = ev.score(perfect(), [DOC])
-    assert ev.failures(metrics, {"recall_at_5": 1.0, "citation_precision": 1.0, "abstention_f1": 1.0}) == []
+    metrics = gold.score(perfect(), [DOC])
+    assert report.failures(metrics, {"recall_at_5": 1.0, "citation_precision": 1.0, "abstention_f1": 1.0}) == []
     worse = perfect()
     worse[1] = result(C2, "Beta is second. [1]", [S2], [S2, S3])
-    problems = ev.failures(ev.score(worse, [DOC]), {"citation_precision": 0.9, "recall_at_5": 0.9})
+    problems = report.failures(gold.score(worse, [DOC]), {"citation_precision": 0.9, "recall_at_5": 0.9})
     assert problems == ["citation_precision = 0.500 is below its threshold 0.900"]
 
 
 def test_real_thresholds_file_reads_and_names_real_metrics():
     import tomllib
 
-    from assistant import dialog, squad
-    from assistant.flat import summarise
+    from assistant.eval import mtrag, squad
+    from assistant.eval.clapnq import summarise
 
-    assert ev.DEFAULT_THRESHOLDS.exists()
-    data = tomllib.loads(ev.DEFAULT_THRESHOLDS.read_text(encoding="utf-8"))
+    assert report.DEFAULT_THRESHOLDS.exists()
+    data = tomllib.loads(report.DEFAULT_THRESHOLDS.read_text(encoding="utf-8"))
     assert "article" in data
-    article = ev.load_thresholds()
+    article = report.load_thresholds()
     assert article and all(isinstance(v, float) for v in article.values())
     assert article == {k: float(v) for k, v in data["article"].items()}
     # A threshold on a name the scorer never produces would fail the gate forever.
-    known = set(ev.score(perfect(), [DOC])) | set(summarise([], [])) | set(squad.summarise([], [])) \
-        | set(dialog.summarise([], []))
+    known = set(gold.score(perfect(), [DOC])) | set(summarise([], [])) | set(squad.summarise([], [])) \
+        | set(mtrag.summarise([], []))
     for section in data:
-        limits = ev.load_thresholds(ev.DEFAULT_THRESHOLDS, section)
+        limits = report.load_thresholds(report.DEFAULT_THRESHOLDS, section)
         assert set(limits) <= known, section
         assert all(0.0 <= v <= 1.0 for k, v in limits.items() if k != "mean_answer_chars"), section
 
@@ -354,14 +365,14 @@ def test_load_thresholds_sections_and_errors(tmp_path):
     path = tmp_path / "t.toml"
     path.write_text("[article]\nrecall_at_5 = 0.9\nmrr = 1\n\n[clapnq]\ngold_in_citation = 0.25\n",
                     encoding="utf-8")
-    assert ev.load_thresholds(path) == {"recall_at_5": 0.9, "mrr": 1.0}
-    assert ev.load_thresholds(path, "clapnq") == {"gold_in_citation": 0.25}
-    assert ev.load_thresholds(path, "absent") == {}
+    assert report.load_thresholds(path) == {"recall_at_5": 0.9, "mrr": 1.0}
+    assert report.load_thresholds(path, "clapnq") == {"gold_in_citation": 0.25}
+    assert report.load_thresholds(path, "absent") == {}
     with pytest.raises(ConfigError, match="cannot read thresholds"):
-        ev.load_thresholds(tmp_path / "none.toml")
+        report.load_thresholds(tmp_path / "none.toml")
     path.write_text("[article\nrecall = ", encoding="utf-8")
     with pytest.raises(ConfigError, match="t.toml"):
-        ev.load_thresholds(path)
+        report.load_thresholds(path)
 
 
 # -- report ----------------------------------------------------------------------------
@@ -369,9 +380,9 @@ def test_load_thresholds_sections_and_errors(tmp_path):
 
 def test_write_report_writes_markdown_json_and_png(tmp_path):
     rs = perfect()
-    metrics = ev.score(rs, [DOC])
+    metrics = gold.score(rs, [DOC])
     out = tmp_path / "report"
-    paths = ev.write_report(metrics, rs, out, "Gold set on letters", {"recall_at_5": 0.9})
+    paths = report.write_report(metrics, rs, out, "Gold set on letters", {"recall_at_5": 0.9})
     assert paths == [out / "report.md", out / "metrics.json", out / "chart.png"]
     md = (out / "report.md").read_text(encoding="utf-8")
     assert md.startswith("# Gold set on letters")
@@ -390,7 +401,7 @@ def test_write_report_writes_markdown_json_and_png(tmp_path):
 
 
 def test_write_report_without_results_or_metrics(tmp_path):
-    paths = ev.write_report({}, None, tmp_path / "empty", "Nothing")
+    paths = report.write_report({}, None, tmp_path / "empty", "Nothing")
     assert all(p.exists() for p in paths)
     assert json.loads(paths[1].read_text(encoding="utf-8"))["metrics"] == {}
     assert "cases" not in json.loads(paths[1].read_text(encoding="utf-8"))
@@ -434,8 +445,8 @@ def test_drafts_from_feedback(tmp_path, article):
     assert abstained["answerable"] is False and abstained["evidence"] == []
 
     # Drafts are cases: once reviewed they load like any other line of the gold set.
-    gold = write_lines(tmp_path / "drafts.jsonl", [up, down, abstained])
-    loaded = [c for g in ev.load_dataset(gold) for c in g]
+    drafts = write_lines(tmp_path / "drafts.jsonl", [up, down, abstained])
+    loaded = [c for g in gold.load_dataset(drafts) for c in g]
     assert [(c.id, c.answerable, c.evidence) for c in loaded] == [
         ("fb-001", True, (sentence,)), ("fb-002", True, ()), ("fb-003", False, ())]
 

@@ -15,15 +15,17 @@ from pathlib import Path
 import pytest
 from conftest import REPO, isolated
 
-from assistant import evaluate as ev
 from assistant.answer import (
     Answer,
+    AnswererBase,
     abstention_text,
     check_citations,
     make_citation,
 )
 from assistant.api import Assistant
-from assistant.extractive import ExtractiveAnswerer
+from assistant.eval import gold as gold_set
+from assistant.eval import report
+from assistant.extractive import ExtractiveAnswerer, decide
 from assistant.question import Question
 
 pytestmark = pytest.mark.integration
@@ -35,7 +37,7 @@ QUALITY = ("citation_precision", "citation_recall", "key_fact_recall", "abstenti
            "abstention_recall", "abstention_f1", "false_premise_handled", "quote_exactness")
 
 
-class AlwaysAbstain:
+class AlwaysAbstain(AnswererBase):
     """An answerer that refuses everything (a gate set too high, a crashed model...)."""
 
     name = "always-abstain"
@@ -45,7 +47,7 @@ class AlwaysAbstain:
                       passages=passages, answerer=self.name)
 
 
-class WrongSentence:
+class WrongSentence(AnswererBase):
     """The real ranker upside down: same answer/abstain decision, but it quotes the candidate
     sentence the ranker likes least. Its citations are valid and exact, just not the evidence."""
 
@@ -56,7 +58,7 @@ class WrongSentence:
 
     def answer(self, question: Question, passages, docs) -> Answer:
         cands = self.real.candidates(question, passages, docs)
-        chosen = self.real.select(cands)
+        chosen = decide(cands, self.real.params)
         if not chosen:
             return AlwaysAbstain().answer(question, passages, docs)
         # Never the sentence the real answerer picked (a rule may pick one the ranker dislikes).
@@ -69,20 +71,20 @@ class WrongSentence:
 
 
 @pytest.fixture(scope="module")
-def gold() -> list[list[ev.Case]]:
+def gold() -> list[list[gold_set.Case]]:
     # The gate judges the held-out part: the calibration fits on the other one.
-    return ev.load_dataset(part="test")
+    return gold_set.load_dataset(part="test")
 
 
 @pytest.fixture(scope="module")
 def limits() -> dict[str, float]:
-    return ev.load_thresholds()
+    return report.load_thresholds()
 
 
-def evaluate(bot: Assistant, gold, tmp_path_factory) -> tuple[dict, list[ev.Result]]:
+def evaluate(bot: Assistant, gold, tmp_path_factory) -> tuple[dict, list[gold_set.Result]]:
     with isolated(tmp_path_factory.mktemp("home")):
-        results = ev.run(bot, gold)
-    return ev.score(results, bot.documents, k=5), results
+        results = gold_set.run(bot, gold)
+    return gold_set.score(results, bot.documents, k=5), results
 
 
 def with_answerer(real_bot: Assistant, answerer) -> Assistant:
@@ -108,7 +110,7 @@ def wrong(real_bot, gold, tmp_path_factory):
 
 def gate_report(metrics: dict, limits: dict[str, float]) -> str:
     shown = {k: round(v, 3) for k, v in metrics.items() if isinstance(v, float)}
-    return f"\nthresholds ({ev.DEFAULT_THRESHOLDS}): {limits}\nmetrics: {shown}"
+    return f"\nthresholds ({report.DEFAULT_THRESHOLDS}): {limits}\nmetrics: {shown}"
 
 
 def failing(problems: list[str]) -> set[str]:
@@ -140,7 +142,7 @@ def test_always_abstain_is_measurably_broken(abstaining, gold):
 
 def test_gate_fails_an_answerer_that_always_abstains(abstaining, limits):
     metrics, _ = abstaining
-    problems = ev.failures(metrics, limits)
+    problems = report.failures(metrics, limits)
     assert problems, "the gate passed an answerer that never answers" + gate_report(metrics, limits)
     assert {"key_fact_recall", "abstention_f1"} <= failing(problems), problems + [gate_report(metrics, limits)]
 
@@ -178,7 +180,7 @@ def test_wrong_sentence_changes_only_what_is_cited(wrong, real):
 
 def test_gate_fails_an_answerer_that_cites_the_wrong_sentence(wrong, limits):
     metrics, _ = wrong
-    problems = ev.failures(metrics, limits)
+    problems = report.failures(metrics, limits)
     assert "citation_precision" in failing(problems), problems + [gate_report(metrics, limits)]
 
 
@@ -187,7 +189,7 @@ def test_gate_fails_an_answerer_that_cites_the_wrong_sentence(wrong, limits):
 
 def test_gate_passes_the_real_answerer(real, limits):
     metrics, _ = real
-    assert ev.failures(metrics, limits) == [], gate_report(metrics, limits)
+    assert report.failures(metrics, limits) == [], gate_report(metrics, limits)
     assert metrics["quote_exactness"] == 1.0
 
 
@@ -227,7 +229,7 @@ def test_cli_eval_writes_the_report_and_passes(cli_home, tmp_path, real):
     assert (out / "report.md").read_text(encoding="utf-8").startswith("# Gold set on the article")
     payload = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert payload["metrics"] == metrics
-    assert payload["thresholds"] == ev.load_thresholds()
+    assert payload["thresholds"] == report.load_thresholds()
     assert len(payload["cases"]) == metrics["cases"]
     png = (out / "chart.png").read_bytes()
     assert png.startswith(PNG_MAGIC) and len(png) > 1000

@@ -1,5 +1,5 @@
-"""External runners: SQuAD 2.0 whole articles (`assistant.squad`) and MTRAG conversations
-(`assistant.dialog`): loaders, the fold split, scorers, the runners end to end with the hashing
+"""External runners: SQuAD 2.0 whole articles (`assistant.eval.squad`) and MTRAG conversations
+(`assistant.eval.mtrag`): loaders, the fold split, scorers, the runners end to end with the hashing
 embeddings, and the CLI gate. The real benchmark files are only read."""
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from assistant import dialog as dg
-from assistant import evaluate as ev
-from assistant import squad as sq
 from assistant.cli import main
 from assistant.errors import ConfigError
+from assistant.eval import common, mtrag, report
+from assistant.eval import squad as sq
 
 REAL_ARTICLES, REAL_QUESTIONS = sq.squad_files()
-REAL_DIALOGS = dg.default_dialogs()
+REAL_DIALOGS = mtrag.default_dialogs()
 
 # -- SQuAD fixtures: six tiny articles, so positions 2 and 5 are the test fold ----------------
 
@@ -177,12 +176,12 @@ def test_select_parts_of_the_fixture(squad_dir):
 
 def test_thin_is_even_ordered_and_deterministic():
     items = list(range(10))
-    assert sq.thin(items, None) == items
-    assert sq.thin(items, 20) == items
-    assert sq.thin(items, 2) == [0, 5]
-    assert sq.thin(items, 3) == [0, 3, 6]
-    assert sq.thin(list(range(1901)), 300) == sq.thin(list(range(1901)), 300)
-    got = sq.thin(list(range(1901)), 300)
+    assert common.thin(items, None) == items
+    assert common.thin(items, 20) == items
+    assert common.thin(items, 2) == [0, 5]
+    assert common.thin(items, 3) == [0, 3, 6]
+    assert common.thin(list(range(1901)), 300) == common.thin(list(range(1901)), 300)
+    got = common.thin(list(range(1901)), 300)
     assert len(got) == len(set(got)) == 300 and got == sorted(got)
 
 
@@ -321,7 +320,7 @@ def dialog_file(tmp_path) -> Path:
 
 
 def test_load_dialogs_passages_become_documents(dialog_file):
-    dialogs = dg.load_dialogs(dialog_file)
+    dialogs = mtrag.load_dialogs(dialog_file)
     assert [d.id for d in dialogs] == ["conv-1", "conv-2"]
     d = dialogs[0]
     assert [(doc.id, doc.title, doc.text) for doc in d.documents] == [
@@ -332,13 +331,13 @@ def test_load_dialogs_passages_become_documents(dialog_file):
 
 
 def test_turn_kind():
-    assert dg.turn_kind(["ANSWERABLE"]) == "ANSWERABLE"
-    assert dg.turn_kind(["partial"]) == "PARTIAL"
-    assert dg.turn_kind(["ANSWERABLE", "UNANSWERABLE"]) == "UNANSWERABLE"
+    assert mtrag.turn_kind(["ANSWERABLE"]) == "ANSWERABLE"
+    assert mtrag.turn_kind(["partial"]) == "PARTIAL"
+    assert mtrag.turn_kind(["ANSWERABLE", "UNANSWERABLE"]) == "UNANSWERABLE"
     with pytest.raises(ValueError, match="none of"):
-        dg.turn_kind(["MAYBE"])
+        mtrag.turn_kind(["MAYBE"])
     with pytest.raises(ValueError):
-        dg.turn_kind([])
+        mtrag.turn_kind([])
 
 
 def broken(change) -> dict:
@@ -360,19 +359,19 @@ def broken(change) -> dict:
 def test_load_dialogs_bad_row_names_file_line_and_problem(tmp_path, change, needle):
     path = write_jsonl(tmp_path / "bad.jsonl", [conversation(), broken(change)])
     with pytest.raises(ConfigError, match=r"bad\.jsonl:2: not an MTRAG conversation") as err:
-        dg.load_dialogs(path)
+        mtrag.load_dialogs(path)
     assert needle in str(err.value)
 
 
 def test_load_dialogs_missing_file_and_bad_json(tmp_path):
     with pytest.raises(ConfigError, match="no MTRAG conversations file at"):
-        dg.load_dialogs(tmp_path / "absent.jsonl")
+        mtrag.load_dialogs(tmp_path / "absent.jsonl")
     with pytest.raises(ConfigError, match=r"x\.jsonl:1: not an MTRAG conversation \(invalid JSON"):
-        dg.load_dialogs(write_jsonl(tmp_path / "x.jsonl", ['{"doc_id": ']))
+        mtrag.load_dialogs(write_jsonl(tmp_path / "x.jsonl", ['{"doc_id": ']))
 
 
 def test_the_real_dialog_file_loads():
-    dialogs = dg.load_dialogs(REAL_DIALOGS)
+    dialogs = mtrag.load_dialogs(REAL_DIALOGS)
     turns = [t for d in dialogs for t in d.turns]
     assert (len(dialogs), len(turns)) == (20, 159)
     kinds = [t.kind for t in turns]
@@ -382,16 +381,16 @@ def test_the_real_dialog_file_loads():
 
 # -- MTRAG scoring ----------------------------------------------------------------------------
 
-FOLLOW = dg.Turn(2, "How tall is it?", "ANSWERABLE", ("p-tower",), ("Follow-up",))
+FOLLOW = mtrag.Turn(2, "How tall is it?", "ANSWERABLE", ("p-tower",), ("Follow-up",))
 
 
 def test_score_turn_grounded_only_on_a_reference_passage():
-    got = dg.score_turn(FOLLOW, "It is 330 metres tall. [1]", False, ["p-seine", "p-tower"], ["p-tower"])
+    got = mtrag.score_turn(FOLLOW, "It is 330 metres tall. [1]", False, ["p-seine", "p-tower"], ["p-tower"])
     assert got == {"kind": "ANSWERABLE", "followup": True, "abstained": False, "grounded": True,
                    "reference_in_passages": True, "chars": len("It is 330 metres tall. [1]")}
-    got = dg.score_turn(FOLLOW, "Its length is 777 kilometres. [1]", False, ["p-seine"], ["p-seine", "p-louvre"])
+    got = mtrag.score_turn(FOLLOW, "Its length is 777 kilometres. [1]", False, ["p-seine"], ["p-seine", "p-louvre"])
     assert (got["grounded"], got["reference_in_passages"]) == (False, False)
-    got = dg.score_turn(FOLLOW, "The documents do not say.", True, ["p-tower"], ["p-tower"])
+    got = mtrag.score_turn(FOLLOW, "The documents do not say.", True, ["p-tower"], ["p-tower"])
     assert (got["grounded"], got["abstained"], got["chars"]) == (False, True, 0)
 
 
@@ -410,7 +409,7 @@ def test_dialog_summarise_hand_computed():
         drow(kind="UNANSWERABLE", chars=40),
         drow(kind="CONVERSATIONAL", followup=True, chars=1000),  # in no rate, not in the length
     ]
-    got = dg.summarise(rows, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+    got = mtrag.summarise(rows, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     assert got.pop("latency_ms") == pytest.approx({"p50": 400.0, "p95": 700.0})
     assert got == pytest.approx({
         "grounded": 2 / 4, "reference_in_passages": 3 / 4, "false_abstention": 1 / 4,
@@ -427,7 +426,7 @@ DIALOG_KEYS = {"grounded", "reference_in_passages", "false_abstention", "answere
 
 
 def test_run_dialog_asks_turns_in_order_with_the_history(dialog_file, hashing):
-    got = dg.run_dialog(dialog_file)
+    got = mtrag.run_dialog(dialog_file)
     assert (got["conversations"], got["questions"], got["impossible"], got["followups"], got["documents"]) == (
         2, 8, 2, 2, 6)
     assert list(got["systems"]) == ["article-assistant", "naive-langchain"]
@@ -448,7 +447,7 @@ def test_run_dialog_asks_turns_in_order_with_the_history(dialog_file, hashing):
 
 def test_run_dialog_limit_thins_conversations(tmp_path, hashing):
     path = write_jsonl(tmp_path / "m.jsonl", [conversation(f"conv-{i}") for i in range(4)])
-    got = dg.run_dialog(path, limit=2, baseline=False)
+    got = mtrag.run_dialog(path, limit=2, baseline=False)
     assert got["conversations"] == 2 and list(got["systems"]) == ["article-assistant"]
     assert sorted({c["dialog"] for c in got["cases"]}) == ["conv-0", "conv-2"]
 
@@ -476,8 +475,8 @@ def test_cli_squad_gate_fails_below_threshold_and_passes_above(squad_dir, tmp_pa
     assert "quality gate failed" in result.output and "answered_when_answerable" in result.output
     assert "mrr" not in result.output  # only the [squad] section gates --squad
     assert "| gold_in_citation |" in result.output
-    report = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
-    assert report.startswith("# SQuAD 2.0 (test part)") and "one index each" in report
+    md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert md.startswith("# SQuAD 2.0 (test part)") and "one index each" in md
     low = thresholds(tmp_path, "[squad]\nanswered_when_answerable = 0.0\nabstain_on_impossible = 0.0\n")
     result = cli(["eval", "--squad", str(squad_dir), "--thresholds", str(low), "--limit", "2"], tmp_path / "home")
     assert result.exit_code == 0, result.output
@@ -508,8 +507,19 @@ def test_cli_defaults_point_at_the_shared_benchmarks():
     assert REAL_ARTICLES.parent == REAL_DIALOGS.parent
 
 
+def test_the_benchmark_folder_is_a_setting_else_beside_the_repo(monkeypatch, tmp_path):
+    from assistant.config import PROJECT_ROOT
+
+    monkeypatch.setenv("ASSISTANT_BENCHMARKS", str(tmp_path))
+    assert common.benchmarks_dir() == tmp_path
+    assert sq.squad_files() == (tmp_path / sq.ARTICLES_FILE, tmp_path / sq.QUESTIONS_FILE)
+    assert mtrag.default_dialogs() == tmp_path / mtrag.DIALOGS_FILE
+    monkeypatch.delenv("ASSISTANT_BENCHMARKS")
+    assert common.benchmarks_dir() == PROJECT_ROOT.parent / "shared" / "benchmarks"
+
+
 def test_flat_table_names_the_setting():
-    table = ev.flat_table({"dataset": "X", "questions": 3, "impossible": 1, "documents": 2,
+    table = report.flat_table({"dataset": "X", "questions": 3, "impossible": 1, "documents": 2,
                            "setting": "in one index each",
                            "systems": {"a": {"m": 0.5, "latency_ms": {"p50": 1.0, "p95": 2.0}}}})
     assert table.splitlines()[0] == "X: 3 questions (1 unanswerable) over 2 documents in one index each"
@@ -532,7 +542,7 @@ def test_run_squad_with_the_real_model(squad_dir):
 
 @pytest.mark.integration
 def test_run_dialog_with_the_real_model(dialog_file):
-    got = dg.run_dialog(dialog_file)
+    got = mtrag.run_dialog(dialog_file)
     project = got["systems"]["article-assistant"]
     assert set(project) == DIALOG_KEYS
     first = [c for c in got["cases"] if c["turn"] == 1]

@@ -9,7 +9,7 @@ import pytest
 from conftest import ARTICLE_PATH, isolated
 from fakes import CountingEmbeddings, ScriptedChat
 
-from assistant.answer import check_citations
+from assistant.answer import DROP_CODES, check_citations
 from assistant.api import Assistant, answerer_for
 from assistant.config import Settings
 from assistant.documents import Document, load_file
@@ -84,7 +84,7 @@ def test_invented_names_and_figures_never_reach_the_user(plain, draft):
     claim = draft.split(" [")[0].rstrip(".")
     assert all(claim not in text for text, _ in updates)
     assert [d.text.rstrip(".") for d in answer.dropped] == [claim]
-    assert answer.dropped[0].reason
+    assert answer.dropped[0].reason and answer.dropped[0].code in DROP_CODES
     assert answer.text.startswith(TRUE) and check_citations(answer, plain.documents) == []
     for s in answer.sentences:  # every name and figure shown occurs in what that sentence cites
         quotes = " ".join(answer.citations[n - 1].quote for n in s.citations).replace("’", "'")

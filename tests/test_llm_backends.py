@@ -20,6 +20,9 @@ from assistant.documents import Document
 from assistant.errors import ConfigError
 from assistant.llm import Backend, parse_backend, redact
 
+# The real OpenAI and Ollama clients against local ports: `make test` installs them, `make test-fast` does not.
+pytestmark = pytest.mark.extras
+
 CATS = Document("cats", """Cat Care Basics
 
 Cats sleep for sixteen hours every day. Domestic cats hunt mice at dawn and dusk.

@@ -1,4 +1,4 @@
-"""Every scorer in `assistant.metrics`, against values worked out by hand."""
+"""Every scorer in `assistant.eval.metrics`, against values worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant import metrics as m
+from assistant.eval import metrics as m
 
 # -- normalize -------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import unicodedata
 from html.parser import HTMLParser
 
 import pytest
+from assistant_ui import render
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +16,6 @@ from assistant.chunking import chunks, sentences
 from assistant.documents import Document
 from assistant.errors import ConfigError
 from assistant.sanitize import clean
-from ui import render
 
 FAST = settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,8 +6,10 @@ import re
 
 import pytest
 
+from assistant import naming
 from assistant import question as q
-from assistant.question import MAX_ANSWER_WORDS, is_follow_up, parse, quotes, rewrite
+from assistant.followup import MAX_ANSWER_WORDS, is_follow_up, quotes, rewrite
+from assistant.question import parse
 
 FIRST = "Which TPU generations is OpenAI using?"
 
@@ -210,7 +212,7 @@ def test_asks_for_list(question, wants_list):
     ("price of the ps3 when it came out", ["ps3"]),  # a code, even lower-cased
 ])
 def test_names(question, expected):
-    assert q.names(question) == expected
+    assert naming.names(question) == expected
 
 
 @pytest.mark.parametrize(("question", "field"), [
@@ -232,7 +234,7 @@ def test_names(question, expected):
     ("How do I sum up two numbers?", ""),
 ])
 def test_document_field(question, field):
-    assert q.document_field(question) == field
+    assert naming.document_field(question) == field
 
 
 # -- parse: every field, read once --------------------------------------------------------
@@ -274,7 +276,7 @@ def test_parse_and_the_third_after_a_list():
     assert parsed.follow_up and parsed.clean == "And the third?"
     # The question becomes the third quote: for retrieval, and for the answerer to judge.
     assert parsed.item == parsed.query == parsed.answer_query == parsed.text == ITEMS[2]
-    assert parsed.names == tuple(q.names(ITEMS[2])) and "TPUs" in parsed.names  # read off the item
+    assert parsed.names == tuple(naming.names(ITEMS[2])) and "TPUs" in parsed.names  # read off the item
     assert not parsed.asks_for_list
 
 

@@ -11,17 +11,11 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 
 from assistant.api import Assistant
-from assistant.chunking import Span
+from assistant.chunking import Passage, Span
 from assistant.documents import load_file
 from assistant.question import parse
-from assistant.retrieval import (
-    HybridRetriever,
-    LexicalIndex,
-    Passage,
-    as_documents_spell,
-    rrf,
-    tokenize,
-)
+from assistant.retrieval import HybridRetriever, LexicalIndex, rrf
+from assistant.text import as_documents_spell, tokenize
 
 
 # -- rrf -------------------------------------------------------------------------------

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from assistant_ui.app import launch
 from ui_fakes import scripted_assistant, serving
 
 from assistant import Assistant, Document
 from assistant.documents import load_file
-from ui.app import launch
 
 pytestmark = pytest.mark.integration
 
@@ -116,8 +116,9 @@ def test_the_password_is_never_logged_sent_or_stored(bot, monkeypatch, caplog, c
 
 
 def test_a_malformed_auth_setting_is_not_echoed(monkeypatch):
+    from assistant_ui.app import auth_from_env
+
     from assistant.errors import ConfigError
-    from ui.app import auth_from_env
 
     monkeypatch.setenv("ASSISTANT_UI_AUTH", PASSWORD)  # no "user:" part
     with pytest.raises(ConfigError) as exc:

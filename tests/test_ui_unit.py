@@ -14,6 +14,14 @@ from html.parser import HTMLParser
 
 import gradio as gr
 import pytest
+from assistant_ui import render
+from assistant_ui.app import (
+    auth_from_env,
+    build_app,
+    cleared,
+    rate,
+    respond,
+)
 from fakes import CountingEmbeddings
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,22 +31,13 @@ from ui_fakes import scripted_assistant
 
 from assistant import Assistant, Document
 from assistant.answer import check_citations
+from assistant.config import Settings
+from assistant.documents import example_questions
 from assistant.errors import ConfigError, DocumentError
 from assistant.extractive import ExtractiveAnswerer
 from assistant.feedback import FeedbackStore, feedback_record
 from assistant.generative import GenerativeAnswerer
 from assistant.verify import Verifier
-from ui import render
-from ui.app import (
-    auth_from_env,
-    build_app,
-    cleared,
-    current_llm,
-    example_questions,
-    rate,
-    respond,
-    with_backend,
-)
 
 TPU_QUESTION = "What are TPUs, according to the article?"
 VERSIONS_QUESTION = "Which TPU generations is OpenAI using?"
@@ -219,14 +218,14 @@ def test_an_unknown_backend_is_one_clear_error_and_the_chat_goes_on(bot):
         list(respond(bot, "Why are they efficient?", first[1], 5, "gpt-9"))
     assert "Traceback" not in str(info.value) and "\n" not in str(info.value)
     # The session's history is untouched: the next question, on the bot's own backend, follows up.
-    *_, (chat, turns, *_r) = respond(bot, "Why are they efficient?", first[1], 5, current_llm(bot))
+    *_, (chat, turns, *_r) = respond(bot, "Why are they efficient?", first[1], 5, bot.llm)
     assert len(turns) == 2 and len(chat) == 4 and "TPUs" in turns[-1]["query"]
 
 
 def test_the_bots_own_backend_name_or_none_keeps_the_bot(bot):
-    assert current_llm(bot) == "extractive" == bot.settings.llm
-    assert with_backend(bot, None) is bot and with_backend(bot, " extractive ") is bot
-    assert with_backend(bot, "") is bot
+    assert bot.llm == "extractive" == bot.settings.llm
+    assert bot.with_llm(None) is bot and bot.with_llm(" extractive ") is bot
+    assert bot.with_llm("") is bot
 
 
 def fake_model_bot(article, home, name: str = "fake", reply: str | None = None) -> Assistant:
@@ -251,10 +250,10 @@ def generative_bot(tmp_path, article):
 
 def test_another_backend_is_built_once_and_shared_over_the_same_index(tmp_path, article):
     bot = fake_model_bot(article, tmp_path, name="fake:model")
-    assert current_llm(bot) == "fake:model" and with_backend(bot, "fake:model") is bot
-    other = with_backend(bot, "extractive")
+    assert bot.llm == "fake:model" and bot.with_llm("fake:model") is bot
+    other = bot.with_llm("extractive")
     assert other is not bot and other.index is bot.index and other.answerer.name == "extractive"
-    assert with_backend(bot, " extractive") is other  # cached: every session shares it
+    assert bot.with_llm(" extractive") is other  # cached: every session shares it
     *_, (_, _, _, details, answer, _) = respond(bot, VERSIONS_QUESTION, [], 5, "extractive")
     assert answer["answerer"] == "extractive" and answer["dropped"] == []
     assert "Elon Musk" not in details
@@ -447,14 +446,15 @@ def test_rating_the_latest_answer_appends_to_the_home_feedback_file(bot):
 
 
 # -- configuration --------------------------------------------------------------------------
-def test_examples_come_from_the_gold_set(tmp_path):
-    from assistant.config import Settings
-
-    questions = example_questions(Settings.load().corpus_dir / "eval" / "article.jsonl")
+def test_examples_come_from_the_corpus(tmp_path):
+    questions = example_questions(Settings.load().corpus_dir)
     assert len(questions) == 5
     assert questions[0] == "What is the headline of the article?"
     assert questions[-1] == "Who is OpenAI’s CEO?"
-    assert example_questions(tmp_path / "missing.jsonl") == []
+    assert example_questions(tmp_path) == []  # a corpus without examples offers none
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "questions.txt").write_text(" Why? \n\nHow?\n", encoding="utf-8")
+    assert example_questions(tmp_path) == ["Why?", "How?"]
 
 
 def test_auth_comes_from_the_environment(monkeypatch):
@@ -475,13 +475,17 @@ def _answer(data):
                   citations=[Citation(**c) for c in data["citations"]])
 
 
+@pytest.mark.extras  # builds a real OpenAI client for the offered name
 def test_the_ui_offers_only_the_backends_its_owner_allows(tmp_path, article, monkeypatch):
     bot = fake_model_bot(article, tmp_path, name="fake:model")
     for name in ("llamacpp:/etc/passwd", "openai:gpt-4o"):
         with pytest.raises(ConfigError, match="this server offers the models extractive, fake:model, llamacpp:smollm2"):
-            with_backend(bot, name)
+            bot.with_llm(name)
     monkeypatch.setenv("ASSISTANT_UI_LLMS", "openai:gpt-4o, ollama:llama3.2")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    assert with_backend(bot, "openai:gpt-4o").answerer.name == "openai:gpt-4o"
+    # The owner's list is a setting, read when the assistant is made (ASSISTANT_UI_LLMS).
+    wider = Assistant(bot.index, Settings.load(index_dir=bot.settings.index_dir), answerer=bot.answerer)
+    assert wider.offered_llms() == ["extractive", "fake:model", "llamacpp:smollm2", "openai:gpt-4o", "ollama:llama3.2"]
+    assert wider.with_llm("openai:gpt-4o").answerer.name == "openai:gpt-4o"
     with pytest.raises(ConfigError, match="offers the models"):
-        with_backend(bot, "llamacpp:/etc/passwd")
+        wider.with_llm("llamacpp:/etc/passwd")

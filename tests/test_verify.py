@@ -6,15 +6,16 @@ import pytest
 from fakes import CountingEmbeddings
 
 from assistant.api import Assistant
-from assistant.verify import Drafted, Source, Verifier, figures, marker_numbers, names, split_draft
+from assistant.markers import draft_numbers
+from assistant.verify import Drafted, Source, Verifier, figures, names, split_draft
 
 
 @pytest.mark.parametrize(("inside", "numbers"), [
     ("1", [1]), ("1, 3", [1, 3]), ("2-4", [2, 3, 4]), ("2 – 4", [2, 3, 4]), ("1 and 2", [1, 2]),
     ("3, 1, 3", [3, 1]), ("1-400", []),  # a range that long is no citation
 ])
-def test_marker_numbers(inside, numbers):
-    assert marker_numbers(inside) == numbers
+def test_draft_numbers(inside, numbers):
+    assert draft_numbers(inside) == numbers
 
 
 @pytest.mark.parametrize(("draft", "expected"), [
@@ -78,9 +79,10 @@ def test_the_issue_s_two_inventions_are_caught(article_bot):
     v = Verifier(article_bot.index, article_bot.index.embeddings)
     musk = v.check("The CEO of OpenAI is Elon Musk.", whole(article_bot), [1])
     assert not musk.supported and "Elon" in musk.reason and "Musk" in musk.reason
+    assert musk.code == "not_in_passages"
     # Every word of it is somewhere in the article ("GCP", "general-purpose", "computing"), never together.
     gcp = v.check("GCP stands for General Purpose Computing.", whole(article_bot), [1])
-    assert not gcp.supported and "together" in gcp.reason
+    assert not gcp.supported and "together" in gcp.reason and gcp.code == "not_together"
 
 
 @pytest.mark.parametrize("claim", [

@@ -13,13 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from assistant import Assistant, Document
-from assistant.answer import Answer, abstention_text, make_citation
-from assistant.chunking import sentences
+from assistant.answer import Answer, AnswererBase, abstention_text, make_citation
+from assistant.chunking import Passage, sentences
 from assistant.config import Settings
 from assistant.embeddings import get_embeddings
 from assistant.index import Index
 from assistant.question import Question
-from assistant.retrieval import Passage
 
 # Question keyword -> phrases; each phrase selects the article sentence that contains it.
 ARTICLE_SCRIPT: dict[str, list[str]] = {
@@ -29,7 +28,7 @@ ARTICLE_SCRIPT: dict[str, list[str]] = {
 }
 
 
-class ScriptedAnswerer:
+class ScriptedAnswerer(AnswererBase):
     """Answers a question holding a scripted keyword by quoting the sentences its phrases select.
 
     Citations are exact (quote == document.text[start:end]), numbered in document order and
@@ -92,7 +91,7 @@ def free_port() -> int:
 @contextmanager
 def serving(bot) -> Iterator[str]:
     """The app on a free local port, in a background thread; closed on exit."""
-    from ui.app import launch
+    from assistant_ui.app import launch
 
     port = free_port()
     demo = launch(host=HOST, port=port, bot=bot, prevent_thread_lock=True)

@@ -1,13 +1,12 @@
 """Thin Gradio app over the public API: chat, source panel, details, feedback.
 
-    >>> from ui.app import launch
+    >>> from assistant_ui.app import launch
     >>> launch()  # http://127.0.0.1:7860, the default article, index built on first use
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
@@ -15,12 +14,13 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.documents import example_questions
 from assistant.errors import AssistantError, ConfigError
-from assistant.evaluate import load_dataset
 from assistant.feedback import FeedbackStore, feedback_record
-from assistant.llm import parse_backend, redact
+from assistant.llm import redact
 from assistant.sanitize import clean
-from ui import render
+
+from . import render
 
 STATIC = Path(__file__).with_name("static")
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")
@@ -36,15 +36,12 @@ MAX_QUEUE = 32
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                           font_mono=["ui-monospace", "monospace"])
 LLM_LABEL = "Model (extractive, openai:<model>, ollama:<model>, llamacpp:<path|smollm2>)"
-# Backends other than the bot's own, built once and shared by every session: a llamacpp model
-# keeps its weights in memory, so a few names at most stay cached (the oldest goes first).
-MAX_BACKENDS = 4
 
 
 def build_app(bot) -> gr.Blocks:
     """The UI over an `Assistant`; each browser session keeps its own history."""
     store = FeedbackStore(bot.settings.home / "feedback.jsonl")
-    examples = example_questions(bot.settings.corpus_dir / "eval" / "article.jsonl")
+    examples = example_questions(bot.settings.corpus_dir)
 
     def ask_(question: str, turns: list[dict], k: float, llm_name: str) -> Iterator[tuple]:
         yield from respond(bot, question, turns, k, llm_name)
@@ -82,7 +79,7 @@ def build_app(bot) -> gr.Blocks:
             with gr.Row():
                 k = gr.Slider(1, 10, value=min(bot.settings.k, 10), step=1,
                               label="Passages to retrieve (k)", elem_id="k")
-                llm_box = gr.Textbox(current_llm(bot), label=LLM_LABEL, max_lines=1, max_length=500,
+                llm_box = gr.Textbox(bot.llm, label=LLM_LABEL, max_lines=1, max_length=500,
                                      elem_id="llm")
             details = gr.HTML(render.details_html(None), elem_id="details")
             raw = gr.JSON(label="Answer (JSON)", elem_id="raw")
@@ -109,7 +106,7 @@ def respond(bot, question: str, turns: list[dict], k: float = 5,
     `llm_name` picks another backend (llm.py) over the same index; None keeps the bot's own.
     """
     try:
-        bot = with_backend(bot, llm_name)
+        bot = bot.with_llm(llm_name)
     except AssistantError as exc:
         # Nothing was yielded yet: the chat, the history and the typed question all stay.
         raise gr.Error(redact(str(exc))) from None
@@ -133,57 +130,6 @@ def respond(bot, question: str, turns: list[dict], k: float = 5,
             box = gr.skip()
     except AssistantError as exc:
         raise gr.Error(redact(str(exc))) from None
-
-
-def current_llm(bot) -> str:
-    """The backend name the bot answers with, as the details panel shows it."""
-    # A model backend's name is always kind:model; anything else (the extractive answerer, a
-    # test's scripted one) runs under the settings' name.
-    name = getattr(bot.answerer, "name", "")
-    return name if isinstance(name, str) and ":" in name else bot.settings.llm
-
-
-_backends: dict[tuple[int, str], Any] = {}
-_backends_lock = threading.Lock()
-
-
-UI_LLMS_ENV = "ASSISTANT_UI_LLMS"
-
-
-def allowed_llms(bot) -> list[str]:
-    """The backends the UI may switch to: extractive, the bot's own, the packaged SmolLM2, and
-    whatever ASSISTANT_UI_LLMS lists (comma-separated)."""
-    extra = [n.strip() for n in os.environ.get(UI_LLMS_ENV, "").split(",") if n.strip()]
-    return list(dict.fromkeys(["extractive", current_llm(bot), "llamacpp:smollm2", *extra]))
-
-
-def with_backend(bot, llm_name: str | None):
-    """The bot itself for its own backend (or no name), else an Assistant over the same index
-    answering with `llm_name`; built once per name and shared across sessions."""
-    name = " ".join(str(llm_name or "").split())
-    if not name or name == current_llm(bot):
-        return bot
-    from assistant.api import Assistant, answerer_for
-
-    parse_backend(name)  # an unknown name is told apart from one this server does not allow
-    allowed = allowed_llms(bot)
-    if name not in allowed:
-        # Anyone with the UI could otherwise load any file on the server as a model, or spend
-        # the server's OPENAI_API_KEY on any model.
-        raise ConfigError(f"this server offers the models {', '.join(allowed)}; "
-                          f"its owner can offer more with {UI_LLMS_ENV}=name,name")
-
-    # A cached variant keeps its index alive, so the index's id cannot be reused meanwhile.
-    key = (id(bot.index), name)
-    # Built under the lock: two sessions asking for the same new model must not load it twice.
-    with _backends_lock:
-        variant = _backends.get(key)
-        if variant is None:
-            variant = Assistant(bot.index, bot.settings, answerer=answerer_for(name, bot.settings, bot.index))
-            _backends[key] = variant
-            while len(_backends) > MAX_BACKENDS:
-                _backends.pop(next(iter(_backends)))
-    return variant
 
 
 def cleared(bot) -> tuple:
@@ -238,16 +184,6 @@ def auth_from_env() -> tuple[str, str] | None:
         # Never echo the value: it may hold a password.
         raise ConfigError(f"{AUTH_ENV} must look like user:password (both non-empty)")
     return user.strip(), password
-
-
-def example_questions(path: Path, answerable: int = 4) -> list[str]:
-    """The first few answerable questions of the gold set and one unanswerable one."""
-    if not path.exists():
-        return []
-    cases = [group[0] for group in load_dataset(path) if not group[0].conversation]
-    picked = [c.question for c in cases if c.category == "answerable"]
-    refused = [c.question for c in cases if c.category == "unanswerable"]
-    return picked[:answerable] + refused[:1]
 
 
 def _subtitle(documents) -> str:

@@ -6,15 +6,14 @@ document or answer text goes through `html.escape`: an article may contain marku
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
 from assistant.answer import Citation
 from assistant.documents import Document
+from assistant.markers import MARKER  # the [n] an answer shows, linked to its span
 
-MARKER = re.compile(r"\[(\d+)\]")
 ABSTAIN_LABEL = "Not in the article"
 MAX_DOCS_SHOWN = 5  # beyond this, the panel shows only the documents the session cited
 

@@ -27,7 +27,7 @@ TURNS_PER_SESSION = 4  # then the client starts a new session: history stays a r
 def run_ui_bench(bot, questions: Sequence[str], clients: int = 20, seconds: float = 20,
                  turns: int = TURNS_PER_SESSION) -> dict[str, Any]:
     """Requests/s, p50, p95 and errors of the UI and of a trivial app, and their ratios."""
-    from ui.app import build_app
+    from assistant_ui.app import build_app
 
     if not questions:
         raise ValueError("the UI bench needs at least one question")
@@ -52,7 +52,7 @@ def run_ui_bench(bot, questions: Sequence[str], clients: int = 20, seconds: floa
 
 def streamed_updates(bot, questions: Sequence[str]) -> int:
     """How many updates the UI sends per answer, on average over these questions."""
-    from ui.app import respond
+    from assistant_ui.app import respond
 
     counts = [sum(1 for _ in respond(bot, q, [], bot.settings.k)) for q in questions]
     return max(1, round(sum(counts) / len(counts)))
@@ -84,7 +84,7 @@ def serving(demo) -> Iterator[str]:
     """Serve an app with the UI's queue settings on a free local port; closed on exit."""
     import socket
 
-    from ui.app import queued
+    from assistant_ui.app import queued
 
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -108,7 +108,7 @@ async def _drive(url: str, questions: list[str], clients: int, seconds: float, t
     # threads per job and, on two cores, took more CPU than the server it was measuring.
     import httpx
 
-    from assistant import metrics as m
+    from . import metrics as m
 
     latencies: list[float] = []
     updates: list[int] = []
@@ -183,10 +183,10 @@ def _fn_index(config: dict, api_name: str) -> int:
 
 def drive_elsewhere(url: str, questions: Sequence[str], clients: int, seconds: float,
                     turns: int = TURNS_PER_SESSION) -> dict[str, Any]:
-    """`drive` in a child Python process (`python -m ui.load`), its JSON result read back."""
+    """`drive` in a child Python process (`python -m assistant.eval.ui_load`), its JSON result read back."""
     job = json.dumps({"url": url, "questions": list(questions), "clients": clients,
                       "seconds": seconds, "turns": turns})
-    done = subprocess.run([sys.executable, "-m", "ui.load"], input=job, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "assistant.eval.ui_load"], input=job, capture_output=True,
                           text=True, timeout=seconds + 120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the load clients failed: {done.stderr.strip()[-500:]}")

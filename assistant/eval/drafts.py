@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .feedback import FeedbackStore
+from ..feedback import FeedbackStore
 
 
 def drafts_from_feedback(path: Path) -> list[dict[str, Any]]:

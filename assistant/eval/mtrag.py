@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..documents import Document
+from ..errors import ConfigError, DocumentError
 from . import metrics as m
-from .documents import Document
-from .errors import ConfigError, DocumentError
-from .evaluate import read_jsonl
-from .squad import FORMAT_HINT, benchmarks_dir, progress_bar, thin
+from .baseline import NaiveBaseline, uncached
+from .common import FORMAT_HINT, benchmarks_dir, progress_bar, read_jsonl, thin
 
 DIALOGS_FILE = "mtrag_conversations.jsonl"
 ANSWERABLE = ("ANSWERABLE", "PARTIAL")  # scored for grounding and false abstention
@@ -155,15 +155,14 @@ def run_dialog(path: Path | None = None, limit: int | None = None, baseline: boo
 
         >>> run_dialog()["systems"]["article-assistant"]["followup_grounded"]  # doctest: +SKIP
     """
-    from .api import Assistant
-    from .config import Settings
-    from .embeddings import get_embeddings
-    from .flat import NaiveBaseline
+    from ..api import Assistant
+    from ..config import Settings
+    from ..embeddings import get_embeddings
 
     path = Path(path) if path else default_dialogs()
     dialogs = thin(load_dialogs(path), limit)
     emb = embeddings or get_embeddings(Settings.load().embedding_model)
-    base_emb = emb.without_cache() if hasattr(emb, "without_cache") else emb
+    base_emb = uncached(emb)
     rows: dict[str, list[dict[str, Any]]] = {"article-assistant": [], "naive-langchain": []}
     lat: dict[str, list[float]] = {"article-assistant": [], "naive-langchain": []}
     details = []

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import flat
+from ..documents import Document
+from ..errors import ConfigError, DocumentError
+from . import clapnq
 from . import metrics as m
-from .config import PROJECT_ROOT
-from .documents import Document
-from .errors import ConfigError, DocumentError
-from .evaluate import answer_checks, generative_metrics, read_jsonl
+from .baseline import NaiveBaseline, uncached
+from .common import FORMAT_HINT, benchmarks_dir, progress_bar, read_jsonl, thin
+from .gold import answer_checks, generative_metrics
 
 ARTICLES_FILE = "squad2_dev15_articles.jsonl"
 QUESTIONS_FILE = "squad2_dev15_questions.jsonl"
-FORMAT_HINT = "see ../shared/benchmarks/README.md for the format"
 
 # Article at file position i belongs to fold i % FOLDS; TEST_FOLD is never fitted on.
 FOLDS = 3
@@ -35,13 +35,6 @@ TEST_FOLD = 2
 PARTS = ("test", "fit", "all")
 
 T = TypeVar("T")
-
-
-def benchmarks_dir() -> Path:
-    """The shared benchmark folder: ../shared/benchmarks beside the project (as calibrate finds ClapNQ)."""
-    beside = PROJECT_ROOT.parent / "shared" / "benchmarks"
-    fallback = Path("/work/shared/benchmarks")
-    return beside if beside.is_dir() or not fallback.is_dir() else fallback
 
 
 def squad_files(folder: Path | None = None) -> tuple[Path, Path]:
@@ -147,14 +140,6 @@ def select(docs: Sequence[Document], cases: Sequence[SquadCase], part: str = "te
     return chosen, [c for c in cases if c.doc_id in keep]
 
 
-def thin(items: Sequence[T], limit: int | None) -> list[T]:
-    """`limit` items spread evenly over the sequence, in order (all of them without a limit)."""
-    if not limit or limit >= len(items):
-        return list(items)
-    step = len(items) / limit
-    return [items[int(i * step)] for i in range(limit)]
-
-
 # -- scoring --------------------------------------------------------------------------
 
 
@@ -176,9 +161,9 @@ def score_case(case: SquadCase, text: str, abstained: bool, cited: Sequence[tupl
 
 
 def summarise(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, Any]:
-    """Rates over answerable / impossible questions, mean answer length, latency (flat's names);
+    """Rates over answerable / impossible questions, mean answer length, latency (ClapNQ's names);
     with answer_checks in the rows, what a model's sentences did too (fact recall: gold in answer)."""
-    out = flat.summarise(rows, latencies, retrieval=("gold_in_passages", "gold_in_passages"))
+    out = clapnq.summarise(rows, latencies, retrieval=("gold_in_passages", "gold_in_passages"))
     if rows and "sentences" in rows[0]:
         out.update(generative_metrics([{**r, "answerable": not r["impossible"], "fact": float(r["gold_in_answer"])}
                                        for r in rows]))
@@ -192,15 +177,14 @@ def run_squad(articles_path: Path | None = None, questions_path: Path | None = N
               limit: int | None = None, baseline: bool = True, progress: bool = False,
               embeddings=None, llm: str | None = None, llm_mode: str | None = None) -> dict[str, Any]:
     """Ask the chosen questions, each of its own article alone, with this project and the naive
-    baseline; both summaries, in the shape `evaluate.flat_table` prints. `llm` and `llm_mode`
+    baseline; both summaries, in the shape `report.flat_table` prints. `llm` and `llm_mode`
     override the settings' answerer (a llamacpp model is loaded once, see llm.chat_model).
 
         >>> run_squad(limit=300)["systems"]["article-assistant"]["gold_in_citation"]  # doctest: +SKIP
     """
-    from .api import Assistant
-    from .config import Settings
-    from .embeddings import get_embeddings
-    from .flat import NaiveBaseline
+    from ..api import Assistant
+    from ..config import Settings
+    from ..embeddings import get_embeddings
 
     default_articles, default_questions = squad_files()
     docs, cases = load_squad(articles_path or default_articles, questions_path or default_questions)
@@ -211,8 +195,7 @@ def run_squad(articles_path: Path | None = None, questions_path: Path | None = N
         by_doc[case.doc_id].append(case)
     asked = [d for d in docs if d.id in by_doc]
     emb = embeddings or get_embeddings(Settings.load().embedding_model)
-    # Same model, but no shared query cache: the baseline must embed its own queries.
-    base_emb = emb.without_cache() if hasattr(emb, "without_cache") else emb
+    base_emb = uncached(emb)
     rows: dict[str, list[dict[str, Any]]] = {"article-assistant": [], "naive-langchain": []}
     lat: dict[str, list[float]] = {"article-assistant": [], "naive-langchain": []}
     details = []
@@ -260,20 +243,3 @@ def run_squad(articles_path: Path | None = None, questions_path: Path | None = N
         "latencies_ms": {n: [1000 * x for x in lat[n]] for n in names},
         "cases": details,
     }
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def progress_bar(total: int, enabled: bool):
-    """A tqdm bar over questions when asked for, else a do-nothing stand-in."""
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="q")

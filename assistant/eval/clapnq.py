@@ -1,4 +1,4 @@
-"""External flat-QA runner (ClapNQ format) and the naive LangChain baseline it is compared with.
+"""External flat-QA runner (ClapNQ format), compared with the naive LangChain baseline.
 
 All contexts go into one index, so retrieval must find the right document among hundreds.
 """
@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..documents import Document
+from ..errors import ConfigError, DocumentError
 from . import metrics as m
-from .documents import Document
-from .errors import ConfigError, DocumentError
-from .evaluate import read_jsonl
+from .baseline import NaiveBaseline, uncached
+from .common import FORMAT_HINT, read_jsonl, thin, with_progress
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ def load_flat(path: Path) -> tuple[list[Document], list[FlatCase]]:
     """Documents (one per distinct doc_id) and cases from a flat JSONL file."""
     docs: dict[str, Document] = {}
     cases = []
-    for lineno, row in read_jsonl(path, "flat QA file", "a flat QA row", "see ../shared/benchmarks/README.md for the format"):
+    for lineno, row in read_jsonl(path, "flat QA file", "a flat QA row", FORMAT_HINT):
         try:
             if row["doc_id"] not in docs:
                 docs[row["doc_id"]] = Document(
@@ -48,11 +49,7 @@ def load_flat(path: Path) -> tuple[list[Document], list[FlatCase]]:
 
 def sample(cases: list[FlatCase], limit: int | None) -> list[FlatCase]:
     """The held-out half (odd rows; scripts/calibrate.py fits on even rows), evenly thinned to limit."""
-    held_out = cases[1::2]
-    if not limit or limit >= len(held_out):
-        return held_out
-    step = len(held_out) / limit
-    return [held_out[int(i * step)] for i in range(limit)]
+    return thin(cases[1::2], limit)
 
 
 def _gold_spans(doc: Document, case: FlatCase) -> list[tuple[int, int]]:
@@ -103,7 +100,7 @@ def summarise(rows: list[dict[str, Any]], latencies: list[float],
 def run_flat(path: Path, limit: int | None = None, index_dir: Path | None = None,
              baseline: bool = True, progress: bool = False) -> dict[str, Any]:
     """Ask the held-out questions with this project and the naive baseline; both summaries."""
-    from .api import Assistant
+    from ..api import Assistant
 
     docs, cases = load_flat(path)
     chosen = sample(cases, limit)
@@ -112,7 +109,7 @@ def run_flat(path: Path, limit: int | None = None, index_dir: Path | None = None
         bot = Assistant.from_documents(docs, index_dir=Path(index_dir or tmp) / "project")
         bot.warm_up()
         rows, lat = [], []
-        for case in _progress(chosen, progress, "asking"):
+        for case in with_progress(chosen, progress, "asking"):
             ans = bot.ask(case.question)
             lat.append(ans.timings["total"])
             rows.append(score_case(by_id[case.doc_id], case, ans.text, ans.abstained,
@@ -121,12 +118,9 @@ def run_flat(path: Path, limit: int | None = None, index_dir: Path | None = None
         systems = {"article-assistant": summarise(rows, lat)}
         latencies = {"article-assistant": [1000 * x for x in lat]}
         if baseline:
-            emb = bot.index.embeddings
-            # Same model, but no shared query cache: the baseline must embed its own queries.
-            emb = emb.without_cache() if hasattr(emb, "without_cache") else emb
-            base = NaiveBaseline(docs, emb, Path(tmp) / "baseline")
+            base = NaiveBaseline(docs, uncached(bot.index.embeddings), Path(tmp) / "baseline")
             rows, lat = [], []
-            for case in _progress(chosen, progress, "baseline"):
+            for case in with_progress(chosen, progress, "baseline"):
                 t0 = time.perf_counter()
                 hits = base.search(case.question)
                 lat.append(time.perf_counter() - t0)
@@ -139,35 +133,3 @@ def run_flat(path: Path, limit: int | None = None, index_dir: Path | None = None
     return {"dataset": Path(path).name, "questions": len(chosen),
             "impossible": sum(c.impossible for c in chosen), "documents": len(docs),
             "systems": systems, "latencies_ms": latencies}
-
-
-class NaiveBaseline:
-    """RecursiveCharacterTextSplitter(1000, 200) + the same MiniLM + Chroma similarity_search(k=4)."""
-
-    def __init__(self, docs: list[Document], embeddings, persist_dir: Path) -> None:
-        from langchain_chroma import Chroma
-        from langchain_core.documents import Document as LCDocument
-        from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-        splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
-        pieces = splitter.split_documents(
-            [LCDocument(page_content=d.text, metadata={"doc_id": d.id}) for d in docs])
-        self.store = Chroma(collection_name="naive", embedding_function=embeddings,
-                            persist_directory=str(persist_dir))
-        self.store.add_documents(pieces)
-
-    def search(self, query: str, k: int = 4) -> list[dict[str, Any]]:
-        """The top k chunks as dicts with doc_id, start, end, text."""
-        return [
-            {"doc_id": d.metadata["doc_id"], "start": d.metadata["start_index"],
-             "end": d.metadata["start_index"] + len(d.page_content), "text": d.page_content}
-            for d in self.store.similarity_search(query, k=k)
-        ]
-
-
-def _progress(items, enabled: bool, desc: str):
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, unit="q")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import metrics as m
+from .baseline import uncached
 
 
 def _timed(fn, items) -> list[float]:
@@ -30,9 +31,7 @@ def run_bench(bot, questions: list[str], rounds: int = 50) -> dict[str, Any]:
     qs = [questions[i % len(questions)] for i in range(max(rounds, len(questions)))]
     docs = bot.documents
     with tempfile.TemporaryDirectory(prefix="assistant-bench-") as tmp:
-        emb = bot.index.embeddings
-        emb = emb.without_cache() if hasattr(emb, "without_cache") else emb
-        store = Chroma(collection_name="bench", embedding_function=emb,
+        store = Chroma(collection_name="bench", embedding_function=uncached(bot.index.embeddings),
                        persist_directory=str(Path(tmp) / "chroma"))
         chunks = bot.index.all_chunks()
         store.add_texts([c.text for c in chunks], metadatas=[{"doc_id": c.doc_id} for c in chunks])
