@@ -10,7 +10,7 @@ PIP_TORCH_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install llm run index test test-fast lint eval bench calibrate calibrate-check browser-deps clean
+.PHONY: install llm run index test test-fast lint eval bench calibrate calibrate-check ablate-rules browser-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,13 @@ calibrate: install
 # (CI gates on it: two fresh runs write byte-identical files).
 calibrate-check: install
 	HF_HUB_OFFLINE=1 $(BIN)/python scripts/calibrate.py --check
+
+# Held-out gain of the rules that are not ranker features (follow-ups, summary, clean-up, lists,
+# stop words): each switched off in process, the article `test` part and MTRAG run again, nothing
+# refitted (docs/rules.md). DIALOGS=10 for a shorter run.
+DIALOGS ?=
+ablate-rules: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m assistant.eval.ablation $(if $(DIALOGS),--dialogs $(DIALOGS)) --out reports/ablation-rules.json
 
 clean:
 	rm -rf .assistant reports .pytest_cache .hypothesis

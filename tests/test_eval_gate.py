@@ -240,7 +240,9 @@ def test_cli_eval_writes_the_report_and_passes(cli_home, tmp_path, real):
 
 
 def test_cli_eval_exits_1_when_the_gate_fails(cli_home, tmp_path, real):
-    names = [k for k, v in real[0].items() if isinstance(v, float) and k != "answer_chars"]
+    # Quality figures only: a latency (first_sentence_p50, in seconds) may exceed any bound on a busy machine.
+    names = [k for k, v in real[0].items()
+             if isinstance(v, float) and k != "answer_chars" and not k.startswith("first_sentence")]
     strict = tmp_path / "strict.toml"
     strict.write_text("[article]\n" + "".join(f"{n} = 1.01\n" for n in names), encoding="utf-8")
     proc = run_cli(cli_home, "eval", "--json", "--thresholds", str(strict))
