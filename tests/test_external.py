@@ -508,14 +508,31 @@ def test_cli_defaults_point_at_the_shared_benchmarks():
 
 
 def test_the_benchmark_folder_is_a_setting_else_beside_the_repo(monkeypatch, tmp_path):
-    from assistant.config import PROJECT_ROOT
 
     monkeypatch.setenv("ASSISTANT_BENCHMARKS", str(tmp_path))
     assert common.benchmarks_dir() == tmp_path
     assert sq.squad_files() == (tmp_path / sq.ARTICLES_FILE, tmp_path / sq.QUESTIONS_FILE)
     assert mtrag.default_dialogs() == tmp_path / mtrag.DIALOGS_FILE
     monkeypatch.delenv("ASSISTANT_BENCHMARKS")
-    assert common.benchmarks_dir() == PROJECT_ROOT.parent / "shared" / "benchmarks"
+    # Beside this checkout, or beside the checkout it was cloned from: either way the real sets.
+    assert (common.benchmarks_dir() / "clapnq_dev.jsonl").is_file()
+
+
+def test_a_clean_clone_finds_the_benchmarks_beside_the_checkout_it_came_from(monkeypatch, tmp_path):
+    import subprocess
+
+    monkeypatch.delenv("ASSISTANT_BENCHMARKS", raising=False)
+    (tmp_path / "work" / "shared" / "benchmarks").mkdir(parents=True)
+    origin = tmp_path / "work" / "main"
+    subprocess.run(["git", "init", "-q", str(origin)], check=True)
+    clone = tmp_path / "ci" / "clone"
+    subprocess.run(["git", "clone", "-q", str(origin), str(clone)], check=True, capture_output=True)
+    assert common.benchmarks_dir(clone) == tmp_path / "work" / "shared" / "benchmarks"
+    assert common.benchmarks_dir(origin) == tmp_path / "work" / "shared" / "benchmarks"
+    # Neither beside it nor beside its origin: the place beside it is named (the error says so).
+    lone = tmp_path / "lone" / "repo"
+    lone.mkdir(parents=True)
+    assert common.benchmarks_dir(lone) == tmp_path / "lone" / "shared" / "benchmarks"
 
 
 def test_flat_table_names_the_setting():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,11 +18,29 @@ FORMAT_HINT = "see ../shared/benchmarks/README.md for the format"
 T = TypeVar("T")
 
 
-def benchmarks_dir() -> Path:
+def benchmarks_dir(root: Path = PROJECT_ROOT) -> Path:
     """The shared benchmark folder: $ASSISTANT_BENCHMARKS when set, else ../shared/benchmarks
-    beside the project."""
+    beside the checkout, or beside the local checkout this one was cloned from (a clean clone in
+    a temp dir, as CI makes)."""
     folder = os.environ.get(BENCHMARKS_ENV, "")
-    return Path(folder).expanduser() if folder else PROJECT_ROOT.parent / "shared" / "benchmarks"
+    if folder:
+        return Path(folder).expanduser()
+    beside = root.parent / "shared" / "benchmarks"
+    origin = _origin_checkout(root)
+    if not beside.is_dir() and origin is not None and (origin.parent / "shared" / "benchmarks").is_dir():
+        return origin.parent / "shared" / "benchmarks"
+    return beside
+
+
+def _origin_checkout(root: Path) -> Path | None:
+    """The local folder `root` was cloned from (git's origin), None for a URL or no git."""
+    try:
+        url = subprocess.run(["git", "-C", str(root), "config", "--get", "remote.origin.url"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    path = Path(url.removeprefix("file://")) if url else None
+    return path if path is not None and path.is_absolute() and path.is_dir() else None
 
 
 def read_jsonl(path: Path, kind: str, what: str, hint: str) -> Iterator[tuple[int, dict[str, Any]]]:
