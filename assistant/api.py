@@ -210,7 +210,8 @@ def answerer_for(name: str, settings: Settings, index: Index):
     from .generative import GenerativeAnswerer
     from .verify import Verifier
 
+    mode = llm.resolve_mode(backend, settings.llm_mode)  # a bad setting fails before a model loads
     model = llm.chat_model(backend, timeout=settings.llm_timeout)
     return GenerativeAnswerer(extractive, model, Verifier(index, index.embeddings),
-                              mode=llm.resolve_mode(backend, settings.llm_mode), name=backend.name,
+                              mode=mode, name=backend.name,
                               endpoint=llm.endpoint(backend), timeout=settings.llm_timeout)
