@@ -67,10 +67,12 @@ class Document:
 
     def field_blocks(self, field: str) -> list[Block]:
         """The blocks that answer a question about the document itself (question.document_field):
-        its title, its source line ("meta") or its conclusion (the last paragraph)."""
+        its title, its source line ("meta"; also for "author" and "date", which its metadata
+        holds beside that line) or its conclusion (the last paragraph)."""
         if field == "conclusion":
             return [b for b in self.blocks if b.kind == "paragraph"][-1:]
-        return [b for b in self.blocks if b.kind == field]
+        kind = "meta" if field in ("author", "date") else field
+        return [b for b in self.blocks if b.kind == kind]
 
     def heading_before(self, offset: int) -> str:
         """The text of the nearest heading at or before an offset ('' when none)."""

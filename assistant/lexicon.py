@@ -25,6 +25,24 @@ DOC_REFERENCES = DOC_NOUNS + ("it", "this")
 # gain: docs/rules.md#doc-words (summary intent: 0 on held-out sets, 1 article answer changed; 2026-12-06)
 DOC_WORDS = frozenset(DOC_NOUNS + ("articles", "it", "this", "that"))
 
+# -- the document's metadata (naming._DOC_FIELDS; answered by about.py) -----------------------
+# Who wrote a document: "Who is the author?", "the article's byline".
+# gain: not measured yet (metadata questions: author/date/meta kinds added 2026-12-06)
+AUTHOR_NOUNS = ("author", "writer", "byline", "reporter", "journalist", "columnist")
+# Where a document was published: "What outlet published this?", "the source of the article".
+# A regex alternation: keep "news site" before "site".
+# gain: not measured yet (metadata questions: author/date/meta kinds added 2026-12-06)
+OUTLET_NOUNS = ("source", "outlet", "publisher", "publication", "news site", "website", "site", "newspaper",
+                "magazine", "blog")
+# Where to read a document: "the link to the article", "What's the URL?".
+# gain: not measured yet (metadata questions: author/date/meta kinds added 2026-12-06)
+LINK_NOUNS = ("link", "url", "web address", "permalink")
+# How a document came out, said of "it" as well as of "the article": "When was it published?".
+# Past participles only ("When does it post results?" is content); "released", "came out" are
+# said of products too, so naming reads them after a document noun only.
+# gain: not measured yet (metadata questions: author/date/meta kinds added 2026-12-06)
+PUBLISH_VERBS = ("published", "written", "posted", "dated")
+
 # -- stop words ------------------------------------------------------------------------------
 # Words that say how a question is asked, not what it is about: added to bm25s's English stop
 # words (text.stopwords), so BM25, lexical overlap and the verifier all ignore them. (It names

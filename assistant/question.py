@@ -36,7 +36,7 @@ class Question:
     item: str | None  # the quote of the list just answered that it points at ("And the third?")
     topic_words: tuple[str, ...]  # the words of `text` that carry a topic
     answer_type: str  # "number", "time", "person", "identifier", "place" or ""
-    document_field: str  # "title", "meta" or "conclusion" when it asks about the document itself
+    document_field: str  # "title", "meta", "author", "date" or "conclusion" when it asks about the document itself
     query_field: str  # the same read off the query: a follow-up's borrowed topic may name one ("headline")
     asks_for_list: bool
     asks_for_summary: bool

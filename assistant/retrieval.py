@@ -90,8 +90,9 @@ class HybridRetriever(BaseRetriever):
         return block is not None and block.kind == "title" and chunk.end <= block.end
 
     def search(self, query: str, k: int | None = None, field: str = "") -> list[Passage]:
-        """The k best passages for a query; `field` ("title", "meta", "conclusion": what
-        `Question.document_field` reads) puts the best document's blocks of that field first."""
+        """The k best passages for a query; `field` ("title", "author", "date", "meta",
+        "conclusion": what `Question.document_field` reads) puts the best document's blocks of
+        that field first (Document.field_blocks: an author or date question gets its source line)."""
         k = self.k if k is None else k
         lexical = self.lexical()
         by_id = lexical.by_id

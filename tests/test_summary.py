@@ -12,7 +12,14 @@ from assistant.api import Assistant
 from assistant.chunking import Span
 from assistant.documents import Document, load_file
 from assistant.question import asks_for_summary, sentences_asked
-from assistant.summary import central_sentences, summary_candidates
+from assistant.summary import (
+    central_sentences,
+    centrality,
+    main_names,
+    mentions,
+    overview_prior,
+    summary_candidates,
+)
 
 SUMMARY_QUESTIONS = [
     "What's this piece about?",
@@ -206,3 +213,99 @@ def test_the_real_article_summary(real_bot, question):
     title = next(b for b in article.blocks if b.kind == "title")
     assert all(not (title.start <= c.start < title.end) for c in answer.citations)
     assert all(c.quote.strip() != article.title for c in answer.citations)
+
+
+# -- the main actors -----------------------------------------------------------------------------
+
+DEAL = Document("deal", """Acme Buys Zenith Labs
+
+Acme agreed on Monday to buy Zenith Labs, the battery maker, for two billion dollars.
+Battery storage is becoming a central part of the energy transition.
+Demand for battery storage keeps growing as more energy comes from the sun and wind.
+Cheaper battery storage makes the energy grid more flexible and more reliable.
+Analysts expect battery storage costs to keep falling over the next decade.
+The energy transition depends on storage that is cheap, safe and long lasting.
+Grid operators say battery storage helps them balance supply and demand on the energy grid.
+""", title="Acme Buys Zenith Labs")
+
+
+def _body(doc: Document) -> list[Span]:
+    from assistant.chunking import sentences
+
+    return summary_candidates(doc, sentences(doc))
+
+
+def test_main_names_are_the_words_always_capitalised():
+    # "Acme" opens the lead and is still a name: it is never written in lower case; "Buys",
+    # "Battery", "Grid" are capitalised in the title or at a sentence's start only.
+    assert main_names(DEAL, _body(DEAL)) == ["Acme", "Zenith", "Labs"]
+    article = load_file(ARTICLE_PATH)
+    names = main_names(article, _body(article))
+    assert {"OpenAI", "Google"} <= set(names) and "Powering" not in names and "The" not in names
+    assert mentions("Acme will buy Zenith Labs.", ["Acme", "Zenith", "Labs", "Monday"]) == 0.75
+    assert mentions("Anything at all.", []) == 0.0
+
+
+def test_the_overview_prior_counts_names_and_position_in_spreads_of_centrality():
+    body = _body(DEAL)
+    central = np.array([0.5, 0.6, 0.7, 0.6, 0.5, 0.6, 0.7], dtype=np.float32)
+    prior = overview_prior(DEAL, body, central)
+    spread = float(np.std(central))
+    # The lead names all three actors and opens the document; the rest name none.
+    assert prior[0] == pytest.approx(2 * spread)
+    assert prior[1:] == pytest.approx([spread / (1 + i) for i in range(1, len(body))])
+    assert len(overview_prior(DEAL, [], np.zeros(0))) == 0
+
+
+def test_a_prior_lifts_a_slightly_less_central_sentence():
+    # 0 and 1 sit on the centroid; 2 is a little off it, and names every actor.
+    vectors = [_vec(1, 0.05, 0), _vec(1, 0, 0.05), _vec(1, 0.3, 0), _vec(0.3, 0, 1)]
+    spans = _spans(4)
+    assert spans[2] not in central_sentences(spans, vectors, n=1, lead=0.0)
+    spread = float(np.std(centrality(vectors)))
+    assert central_sentences(spans, vectors, n=1, lead=0.0, prior=[0, 0, spread, 0]) == [spans[2]]
+    with pytest.raises(ValueError, match="one prior per sentence"):
+        central_sentences(spans, vectors, prior=[0.0, 1.0])
+
+
+@pytest.fixture(scope="module")
+def deal_bot(tmp_path_factory) -> Assistant:
+    with isolated(tmp_path_factory.mktemp("home")):
+        return Assistant.from_documents([DEAL], index_dir=tmp_path_factory.mktemp("idx"), embeddings=CountingEmbeddings())
+
+
+def test_an_article_naming_its_actors_only_in_the_lead_gets_the_lead_quoted(deal_bot):
+    lead = _body(DEAL)[0]
+    assert lead.text.startswith("Acme agreed")
+    # Centrality (with the old linear lead prior) prefers the battery-storage generalities every
+    # sentence echoes.
+    vectors = deal_bot.index.sentence_vectors(_body(DEAL))
+    before = central_sentences(_body(DEAL), [vectors[s.id] for s in _body(DEAL)])
+    assert lead.start not in {s.start for s in before}
+    answer = deal_bot.ask("What's this piece about?")
+    assert answer.citations[0].quote == lead.text and "Zenith Labs" in answer.text
+    assert check_citations(answer, deal_bot.documents) == []
+
+
+@pytest.fixture(scope="module")
+def article_bot(tmp_path_factory) -> Assistant:
+    with isolated(tmp_path_factory.mktemp("home")):
+        return Assistant.from_documents([load_file(ARTICLE_PATH)], index_dir=tmp_path_factory.mktemp("idx"),
+                                        embeddings=CountingEmbeddings())
+
+
+@pytest.mark.parametrize("question", ["What is the article about?", "Summarize it"])
+def test_the_articles_overview_names_openai_and_google(article_bot, question):
+    answer = article_bot.ask(question)
+    assert not answer.abstained and "OpenAI" in answer.text and "Google" in answer.text
+    assert check_citations(answer, article_bot.documents) == []
+
+
+@pytest.mark.integration
+def test_the_real_article_overview_quotes_the_lead_naming_both_companies(real_bot):
+    article = real_bot.documents[0]
+    lead = next(b for b in article.blocks if b.kind == "paragraph")
+    answer = real_bot.ask("What is the article about?")
+    first = answer.citations[0]
+    assert lead.start <= first.start < lead.end
+    assert "OpenAI" in first.quote and "Google" in first.quote
