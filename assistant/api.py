@@ -203,7 +203,7 @@ def make_answerer(settings: Settings, index: Index):
 
 def answerer_for(name: str, settings: Settings, index: Index):
     """The answerer for a backend name (llm.py) over an index; the extractive one for "extractive"."""
-    extractive = ExtractiveAnswerer(index, index.embeddings)
+    extractive = ExtractiveAnswerer(index, index.embeddings, reader=settings.reader)
     backend = llm.parse_backend(name)
     if backend is None:
         return extractive

@@ -32,6 +32,8 @@ from .chunking import (
 from .documents import Document
 from .embeddings import TokenVectors, model_id, token_vectors
 from .question import Question
+from .reader import TOP as READ_TOP
+from .reader import Reader, p_answer, reader_text
 from .text import as_documents_spell, stopword_set, tokenize
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
@@ -45,11 +47,12 @@ class SpanSource(Protocol):
 
 
 FEATURES = ("dense", "dense_question", "lex", "lex_question", "lex_context", "chunk_dense",
-            "rank_prior", "heading", "typed", "type_match", "soft", "soft_question")
+            "rank_prior", "heading", "typed", "type_match", "soft", "soft_question", "reader")
 
 # Question-level features for the answer/abstain gate, read off the scored candidates.
 GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak",
-                 "top_chunk_dense", "type_missing", "top_soft", "top_soft_weakest", "soft_peak")
+                 "top_chunk_dense", "type_missing", "top_soft", "top_soft_weakest", "soft_peak",
+                 "reader_best", "reader_p")
 
 # The same scores mean different things in different settings, so every feature also gets a
 # copy per setting ("name*many", "name*whole") that is zero outside it:
@@ -102,13 +105,16 @@ class Params:
     max_sentences: int = 3
 
     @classmethod
-    def load(cls, path: Path = CALIBRATION_FILE, model: str | None = None) -> Params:
+    def load(cls, path: Path = CALIBRATION_FILE, model: str | None = None, reader: str | None = None) -> Params:
         """The calibrated parameters shipped with the package; the hand-set defaults when the
-        file is absent or was fitted for another embedding model than `model`."""
+        file is absent or was fitted for another embedding model than `model` or another
+        reader (adapter hash) than `reader`."""
         if not path.exists():
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
         if model is not None and data.get("model") not in (None, model):
+            return cls()
+        if data.get("reader") != reader:
             return cls()
         return cls(**{k: v for k, v in data.get("params", {}).items() if k in cls.__dataclass_fields__})
 
@@ -163,6 +169,10 @@ def gate_features(cands: list[Candidate], p: Params) -> dict[str, float]:
         # finds no counterpart in a sentence that otherwise matches the topic.
         "top_soft": best["soft_own"],
         "top_soft_weakest": best["soft_weakest"],
+        # What the reader says: its best logit, and P(some candidate answers) against its
+        # "none of these" slot.
+        "reader_best": max(c.features["reader"] for c in cands),
+        "reader_p": p_answer([c.features["reader"] for c in cands]) if cands[0].features["read"] else 0.0,
     }
     return by_regime(gate, GATE_FEATURES, {r: best[r] for r in REGIMES})
 
@@ -173,6 +183,7 @@ class Candidate:
 
     span: Span
     features: dict[str, float]
+    context: str = ""  # what the reader reads beside the sentence: title, the sentence it leans on
 
     @property
     def heading(self) -> bool:
@@ -180,6 +191,15 @@ class Candidate:
 
 
 # -- the decision: one pure function, used at run time and by calibration alike ----------------
+
+
+def prefilter(cands: list[Candidate], top: int = READ_TOP) -> list[Candidate]:
+    """The candidates the reader reads, in their order: the `top` best by meaning and words
+    (bi-encoder similarity plus term coverage: hand-set, so calibration fits on what comes out),
+    and any the question asks about by name (field_match)."""
+    best = sorted(cands, key=lambda c: -(c.features["dense_question"] + c.features["lex_question"]))[:top]
+    keep = {id(c) for c in best} | {id(c) for c in cands if c.features.get("field_match")}
+    return [c for c in cands if id(c) in keep]
 
 
 def should_answer(about_document, unknown_name, p_answerable, cutoff):
@@ -229,18 +249,24 @@ class ExtractiveAnswerer(AnswererBase):
 
     name = "extractive"
 
-    def __init__(self, source: SpanSource, embeddings, params: Params | None = None) -> None:
+    def __init__(self, source: SpanSource, embeddings, params: Params | None = None,
+                 reader: Reader | None | str = "shipped") -> None:
         self.source = source
         self.embeddings = embeddings
-        self.params = params or Params.load(model=model_id(embeddings))
+        if isinstance(reader, str):
+            reader = _reader_for(embeddings, reader)
+        self.reader = reader
+        self.params = params or Params.load(model=model_id(embeddings), reader=reader.id if reader else None)
         self._idf: dict[str, float] = {}
         self._chunks = 0  # chunks in the documents, counted with the idf
         self._idf_key: tuple | None = None
 
     def warm_up(self, docs: list[Document], limit: int = 2000) -> None:
-        """Compute every sentence's token vectors now, and those of the sentences pronoun-led ones
-        lean on (small corpora only: they stay cached)."""
+        """Load the reader, and compute every sentence's token vectors now and those of the
+        sentences pronoun-led ones lean on (small corpora only: they stay cached)."""
         sentences = [s for d in docs for s in self.source.spans(d.id).sentences]
+        if self.reader is not None and sentences:
+            self.reader.scores(sentences[0].text, [sentences[0].text])  # loads the model now
         if hasattr(self.embeddings, "embed_tokens") and len(sentences) <= limit:
             leaned_on = [r.text for r in map(self.referent, sentences) if r is not None]
             self.embeddings.embed_tokens([s.text for s in sentences] + leaned_on)
@@ -348,8 +374,22 @@ class ExtractiveAnswerer(AnswererBase):
                 "soft_own": soft_own,
                 "soft_weakest": soft_weakest,
                 "field_match": 1.0 if s.id in asked else 0.0,
-            }, FEATURES, regimes)))
-        return out
+                "reader": 0.0,
+                "read": 0.0,
+            }, FEATURES, regimes), context=_context(doc, s, leans[s.id])))
+        return self.read(query, out, regimes)
+
+    def read(self, query: str, cands: list[Candidate], regimes: dict[str, float]) -> list[Candidate]:
+        """The prefiltered candidates with the reader's logit as a feature (all of them, unread,
+        when there is no reader)."""
+        if self.reader is None or not cands:
+            return cands
+        cands = prefilter(cands)
+        logits = self.reader.scores(query, [reader_text(c.span.text, c.context) for c in cands])
+        for c, z in zip(cands, logits, strict=True):
+            c.features.update(by_regime({"reader": float(z)}, ("reader",), regimes))
+            c.features["read"] = 1.0
+        return cands
 
     def referent(self, span: Span) -> Span | None:
         """The sentence a pronoun-led sentence leans on (chunking.referent), None when it names
@@ -390,6 +430,10 @@ class ExtractiveAnswerer(AnswererBase):
 
     def answer(self, parsed: Question, passages: list[Passage], docs: list[Document]) -> Answer:
         """Compose a short, fully cited answer, or a plain abstention."""
+        # "Who wrote it?", "What is the link?": the document's metadata answers, not its sentences.
+        from .about import about_document
+        if (about_doc := about_document(parsed, passages, docs, self.name)) is not None:
+            return about_doc
         question, query = parsed.text, parsed.answer_query
         by_id = {d.id: d for d in docs}
         if passages and passages[0].doc_id in by_id and parsed.asks_for_summary:
@@ -423,6 +467,37 @@ class ExtractiveAnswerer(AnswererBase):
 
 
 _MAX_ITEMS = 8  # a longer list is quoted up to here
+
+
+def _context(doc: Document, span: Span, leans_on: Span | None) -> str:
+    """What the reader needs beside a sentence: the heading (or title) it sits under, and the
+    sentence a pronoun in it leans on."""
+    heading = doc.heading_before(span.start) or doc.title
+    parts = [heading] if heading and heading.strip() != span.text.strip() else []
+    if leans_on is not None:
+        parts.append(leans_on.text)
+    return " ".join(parts)
+
+
+def _reader_for(embeddings, setting: str) -> Reader | None:
+    """The reader a setting names: "shipped", "none", or an adapter folder (Settings.reader)."""
+    from .embeddings import SentenceTransformerEmbeddings, minilm_path
+    from .errors import ConfigError
+    from .reader import ADAPTER_FILE
+
+    if setting == "none":
+        return None
+    # The reader is fine-tuned from the packaged MiniLM: it reads for that model's index only
+    # (a test's hashing fake gets none, and the hand-set rules).
+    if not (isinstance(embeddings, SentenceTransformerEmbeddings) and embeddings.path == minilm_path()):
+        return None
+    if setting == "shipped":
+        return Reader.shipped()
+    folder = Path(setting).expanduser()
+    if not (folder / ADAPTER_FILE).is_file():
+        raise ConfigError(f"ASSISTANT_READER={setting!r}: no {ADAPTER_FILE} there; use 'shipped', 'none' "
+                          "or the folder `make train-reader` writes")
+    return Reader(folder)
 
 
 def _joined(a: TokenVectors, b: TokenVectors) -> TokenVectors:

@@ -30,10 +30,12 @@ from assistant.eval.calibration import (  # noqa: E402
     close,
     collect,
     collect_squad,
+    collect_squad_moved,
     differences,
     digest,
     fit,
     flat_rows,
+    moved_rows,
     report,
 )
 from assistant.eval.clapnq import load_flat  # noqa: E402
@@ -73,6 +75,9 @@ def main() -> None:
     even = list(flat_rows(by_id, flat_cases[0::2]))[::args.sample]
     odd = list(flat_rows(by_id, flat_cases[1::2]))[::args.sample]
     squad = collect_squad(args.cache, emb, args.k, args.sample)
+    # The silence readers meet, reported (not fitted on): questions asked of a document they were
+    # not written for. Only the held-out fold's are collected.
+    moved = collect_squad_moved(args.cache, emb, args.k, args.sample * 2, folds=(TEST_FOLD,))
     print(f"collected in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
     one_article_fit = collect(article, list(article_rows(article, "fit")), args.k)
@@ -81,6 +86,8 @@ def main() -> None:
         "squad_test_fold": [g for g in squad if g.fold == TEST_FOLD],
         "clapnq_odd_rows": collect(flat, odd, args.k),
         "clapnq_odd_rows_alone": collect(flat, odd, args.k, alone=True),
+        "squad_test_fold_moved": [g for g in moved if g.fold == TEST_FOLD],
+        "clapnq_odd_rows_moved": collect(flat, moved_rows(odd), args.k, alone=True),
     }
     # The SQuAD articles share the news article's setting (one document, a handful of its chunks
     # retrieved), so they share its threshold; each ClapNQ setting has data and a threshold of its
@@ -89,6 +96,7 @@ def main() -> None:
                 "clapnq_even_rows": "many", "clapnq_even_rows_alone": "whole"}
     clap_fit = {"clapnq_even_rows": collect(flat, even, args.k),
                 "clapnq_even_rows_alone": collect(flat, even, args.k, alone=True)}
+
 
     def train(without_fold: int) -> dict[str, list[Group]]:
         return {"article_fit": one_article_fit, "squad_fit": [g for g in squad if g.fold != without_fold],
@@ -107,6 +115,7 @@ def main() -> None:
     payload = {
         "how": "scripts/calibrate.py: listwise softmax ranker, logistic gate, threshold per setting by grid search",
         "model": model_id(emb),  # the weights hold for this embedding model only
+        "reader": article.answerer.reader.id if article.answerer.reader else None,  # ... and this reader
         "data": digest([DEFAULT_DATASET, clapnq, *squad_files(BENCHMARKS)]),
         "params": {"weights": params.weights, "gate_weights": params.gate_weights,
                    "gate_bias": params.gate_bias, "threshold": params.threshold,

