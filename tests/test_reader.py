@@ -102,7 +102,7 @@ def test_without_a_reader_no_candidate_is_read(bot):
     assert all(c.features["read"] == 0.0 and c.features["reader"] == 0.0 for c in cands)
 
 
-def test_a_reader_setting_naming_no_adapter_is_a_clear_error(tmp_path, monkeypatch):
+def test_a_reader_setting_naming_no_adapter_is_a_clear_error(tmp_path):
     from assistant.embeddings import SentenceTransformerEmbeddings, minilm_path
 
     emb = SentenceTransformerEmbeddings(minilm_path())  # lazy: nothing loads
