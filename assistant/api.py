@@ -19,10 +19,10 @@ from .chunking import Passage
 from .config import Settings
 from .documents import Document, Skipped, load_path
 from .embeddings import get_embeddings
-from .errors import ConfigError, DocumentError
+from .errors import AssistantError, ConfigError, DocumentError
 from .extractive import ExtractiveAnswerer
 from .followup import History
-from .index import Index, IngestReport
+from .index import Index, IngestReport, Progress
 from .inputs import MAX_QUESTION_CHARS, check_k, check_question
 from .naming import document_field
 from .retrieval import HybridRetriever
@@ -33,6 +33,11 @@ __all__ = ["MAX_QUESTION_CHARS", "Assistant", "answerer_for", "check_question", 
 # its weights in memory, so a few names at most stay cached (the oldest goes first).
 MAX_BACKENDS = 4
 PACKAGED_LLM = "llamacpp:smollm2"
+# An upload shares the encoder with the chats, which queue behind each of its batches: small
+# batches, and a pause as long as each batch took, bound what an upload adds to a chat's wait
+# (`assistant bench --ui`; at 32 spans and no pause, chat p95 rose 10x while uploads ran).
+UPLOAD_BATCH = 8
+UPLOAD_PACE = 1.0
 
 class Assistant:
     """Grounded, cited question answering over a set of documents."""
@@ -45,7 +50,7 @@ class Assistant:
         if not isinstance(self.answerer, Answerer):
             raise ConfigError(f"{type(self.answerer).__name__} is not an Answerer: give it name, answer, "
                               "stream, rewrite_query, warm_up and offline (or subclass answer.AnswererBase)")
-        self.pipeline = Pipeline(self.retriever, self.answerer, lambda: self.index.documents, settings.k)
+        self.pipeline = _Pipeline(self.retriever, self.answerer, lambda: self.index.documents, settings.k)
         self.chain = self.pipeline.chain  # input {"question", "history", "k"}; invoke -> Answer
         self._variants: dict[str, Assistant] = {}
         self._variants_lock = threading.Lock()
@@ -120,6 +125,41 @@ class Assistant:
             self.index.resync(progress=progress)  # the other registered documents, after a recovery
         return report
 
+    def upload(self, files: Sequence[tuple[str, bytes]], on_progress: Progress | None = None) -> list:
+        """Add uploaded files, each (client's name, bytes); one `uploads.UploadResult` per file, in
+        order: added, updated, unchanged, or skipped and why.
+
+        Each file is checked by content and size (Settings.upload_max_mb, upload_total_mb) and
+        stored under a generated name (assistant/uploads.py); the client's name is never a path.
+        An upload over the total limit raises DocumentError before anything is stored. The index
+        takes one document at a time while chats go on; when the store fails, that file and the
+        rest are "failed" (with the store's message) and the documents added before them stay.
+        """
+        from .uploads import UploadResult, display_name, stage
+
+        files = list(files)
+        staged, results = stage(files, self.settings)
+        failure = ""
+        for item in staged:
+            if failure:
+                results.append(UploadResult(item.name, "failed", f"not added: {failure}"))
+                continue
+            try:
+                report = self.index.add([item.document], on_progress=on_progress, batch=UPLOAD_BATCH,
+                                        pace=UPLOAD_PACE)
+            except AssistantError as exc:
+                failure = str(exc)
+                results.append(UploadResult(item.name, "failed", failure))
+                continue
+            doc = item.document
+            results.append(UploadResult(item.name, report.outcomes[doc.id], doc.title or doc.id, doc.id))
+        order = {display_name(name): i for i, (name, _) in reversed(list(enumerate(files)))}
+        return sorted(results, key=lambda r: order.get(r.name, len(order)))
+
+    def remove(self, doc_id: str) -> Document:
+        """Take a document out: its spans leave the index and the registry, answers stop citing it."""
+        return self.index.remove(doc_id)
+
     # -- asking ------------------------------------------------------------------------
     def ask(self, question: str, history: History | None = None, k: int | None = None) -> Answer:
         """Answer from the documents only, every sentence cited; abstain when they are silent."""
@@ -188,6 +228,19 @@ class Assistant:
         document itself ("What is the headline?"), the blocks that answer it first."""
         query = check_question(query)
         return self.retriever.search(query, check_k(k), field=document_field(query))
+
+
+class _Pipeline(Pipeline):
+    """The pipeline over an index that may change while a question is answered (an upload or a
+    removal from another session): the answerer gets only passages the documents still hold."""
+
+    def answer_inputs(self, s) -> tuple:
+        parsed, passages, docs = super().answer_inputs(s)
+        by_id = {d.id: d for d in docs}
+        # Retrieval read the index before the documents were read: a passage of a document
+        # removed (or changed) in between must not be quoted from what is there now.
+        kept = [p for p in passages if p.doc_id in by_id and by_id[p.doc_id].text[p.start:p.end] == p.text]
+        return parsed, (kept if len(kept) < len(passages) else passages), docs
 
 
 def make_answerer(settings: Settings, index: Index):

@@ -114,11 +114,28 @@ def ask(question: str, as_json: bool, k: int | None, llm: str | None, llm_mode: 
 
 @main.command()
 def docs() -> None:
-    """List the documents in the index."""
+    """List the documents in the index: id, size, when added, title."""
     from .api import Assistant
 
-    for d in Assistant.open().documents:
-        click.echo(f"{d.id}\t{len(d.text)} chars\t{d.title}")
+    bot = Assistant.open()
+    for d in bot.documents:
+        click.echo(f"{d.id}\t{len(d.text)} chars\t{bot.index.added(d.id) or '-'}\t{d.title}")
+
+
+@main.command()
+@click.argument("doc_id", metavar="ID")
+def remove(doc_id: str) -> None:
+    """Take document ID (see `assistant docs`) out of the index; answers stop citing it.
+
+    An index left with no document gets the article again on its next use, as on first use.
+    """
+    from .config import Settings
+
+    settings = Settings.load()
+    bot = _bare(settings)
+    doc = bot.remove(doc_id)
+    click.echo(f"removed {doc.id} (“{doc.title or doc.id}”); {len(bot.documents)} document(s) left "
+               f"in the index at {settings.index_dir}")
 
 
 @main.command()
@@ -254,7 +271,8 @@ def _print_metrics(metrics: dict, limits: dict, title: str = "") -> None:
 @main.command()
 @click.option("--rounds", type=click.IntRange(min=5), default=50, show_default=True, help="Asks to time.")
 @click.option("--ui", "ui_load", is_flag=True,
-              help="Instead: concurrent chat clients on the UI, against a trivial app streaming the same shape.")
+              help="Instead: concurrent chat clients on the UI, against a trivial app streaming the same "
+                   "shape, then on the UI again while uploads run (a copy of the article, added and removed).")
 @click.option("--clients", type=click.IntRange(min=1, max=200), default=20, show_default=True,
               help="With --ui: sessions asking at once.")
 @click.option("--seconds", type=click.FloatRange(min=1, max=600), default=20, show_default=True,

@@ -20,6 +20,9 @@ class Settings:
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     embedding_model: str = "minilm"  # "minilm" (packaged), a local path, or "hashing"
     chroma_url: str = ""  # empty: embedded PersistentClient; else http://host:port
+    # Seconds one request to a Chroma server may take: chromadb's own client waits forever, so a
+    # server that accepts and never answers would hang every caller (the UI's too).
+    chroma_timeout: int = 30
     collection: str = "assistant"
     k: int = 5  # passages returned by retrieve() and shown to the answerer
     chunk_size: int = 600
@@ -36,6 +39,10 @@ class Settings:
     # `make train-reader` writes into the package), or an adapter folder. calibration.json is
     # fitted for one reader; another one falls back to hand-set weights until `make calibrate`.
     reader: str = "none"
+    # Visitors of the web UI may add and remove documents; 0 serves a read-only library.
+    ui_uploads: bool = True
+    upload_max_mb: int = 10  # one uploaded file
+    upload_total_mb: int = 50  # all the files of one upload together
     index_dir: Path | None = None  # default: <home>/index
 
     def __post_init__(self) -> None:
@@ -55,6 +62,13 @@ class Settings:
             )
         if self.llm_timeout < 1:
             raise ConfigError(f"ASSISTANT_LLM_TIMEOUT must be at least 1 second, got {self.llm_timeout}")
+        if self.chroma_timeout < 1:
+            raise ConfigError(f"ASSISTANT_CHROMA_TIMEOUT must be at least 1 second, got {self.chroma_timeout}")
+        if self.upload_max_mb < 1 or self.upload_total_mb < self.upload_max_mb:
+            raise ConfigError(
+                "ASSISTANT_UPLOAD_MAX_MB must be at least 1 and ASSISTANT_UPLOAD_TOTAL_MB at least as "
+                f"large, got {self.upload_max_mb} and {self.upload_total_mb}"
+            )
         if self.chroma_url and not self.chroma_url.startswith(("http://", "https://")):
             raise ConfigError(
                 f"ASSISTANT_CHROMA_URL must look like http://127.0.0.1:8000, got {self.chroma_url!r}"
@@ -78,7 +92,16 @@ class Settings:
         return replace(self, **changes)
 
 
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True,
+          "0": False, "false": False, "no": False, "off": False}
+
+
 def _coerce(name: str, raw: str, type_: Any) -> Any:
+    if type_ in ("bool", bool):
+        flag = _FLAGS.get(raw.strip().lower())
+        if flag is None:
+            raise ConfigError(f"ASSISTANT_{name.upper()} must be 1 or 0 (on or off), got {raw!r}")
+        return flag
     if type_ in ("int", int):
         try:
             return int(raw)

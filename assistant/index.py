@@ -15,6 +15,11 @@ behind, and says so in `Index.recovered` (also logged as a warning):
   documents missing vectors are re-embedded by `resync()`.
 
 Nothing is deleted to recover: damaged files are renamed, so what the user had stays on disk.
+
+One index is shared by the UI's sessions and by other processes (the CLI, another server).
+Writers take one lock, threads of this process first, then a file lock on the index dir, and
+re-read the registry under it, so no writer drops what another added. Readers (chats) never wait:
+they see a document once all its vectors are stored, and keep the spans of one removed under them.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -63,6 +70,11 @@ class IngestReport:
     removed: int = 0  # stale spans deleted (document changed or removed)
     doc_ids: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)  # files of a folder that could not be read
+    outcomes: dict[str, str] = field(default_factory=dict)  # doc id -> "added", "updated", "unchanged"
+
+
+# Called as an ingest goes: (document id, spans embedded so far, spans to embed in all).
+Progress = Callable[[str, int, int], None]
 
 
 def make_client(settings: Settings):
@@ -73,11 +85,16 @@ def make_client(settings: Settings):
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
+        # chromadb's HTTP client waits forever (httpx timeout=None), already inside its
+        # constructor: a server that accepts and never answers is caught here first, with a
+        # deadline, and the client's own session gets one below.
+        _heartbeat(settings)
         try:
             client = chromadb.HttpClient(
                 host=url.hostname or "127.0.0.1", port=url.port or (443 if url.scheme == "https" else 8000),
                 ssl=url.scheme == "https", settings=chroma_settings,
             )
+            _set_timeout(client, settings.chroma_timeout)
             client.heartbeat()
         except Exception as exc:  # chromadb raises several types for "not reachable"
             raise IndexStoreError(
@@ -97,6 +114,41 @@ def make_client(settings: Settings):
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
+def _heartbeat(settings: Settings) -> None:
+    """The server's heartbeat within settings.chroma_timeout, or an IndexStoreError saying which."""
+    import httpx
+
+    try:
+        httpx.get(f"{settings.chroma_url.rstrip('/')}/api/v2/heartbeat",
+                  timeout=settings.chroma_timeout).raise_for_status()
+    except httpx.TimeoutException:
+        raise IndexStoreError(_hung(settings, "checking its heartbeat")) from None
+    except httpx.HTTPError as exc:
+        raise IndexStoreError(
+            f"cannot reach the Chroma server at {settings.chroma_url} ({exc.__class__.__name__}); "
+            "start it with `chroma run --host 127.0.0.1 --port 8000` or unset ASSISTANT_CHROMA_URL"
+        ) from None
+
+
+def _set_timeout(client, seconds: float) -> None:
+    """Give chromadb's HTTP session a deadline per request (it builds it with none)."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if not isinstance(session, httpx.Client):
+        # Another chromadb layout: say so loudly rather than wait forever on a hung server.
+        raise IndexStoreError("this chromadb version hides its HTTP session; the request timeout "
+                              "(ASSISTANT_CHROMA_TIMEOUT) cannot be set: pin chromadb>=1.0,<2")
+    session.timeout = httpx.Timeout(seconds)
+
+
+def _hung(settings: Settings, doing: str) -> str:
+    return (f"the Chroma server at {settings.chroma_url} did not answer within "
+            f"{settings.chroma_timeout} s while {doing}; check that it is running and not "
+            "overloaded (or raise ASSISTANT_CHROMA_TIMEOUT), then try again: the registry was not "
+            "changed, and the assistant reconnects on its own")
+
+
 @cache
 def _store_errors() -> tuple[type[BaseException], ...]:
     """What a failing Chroma call raises (imported late: `import assistant` stays light)."""
@@ -104,6 +156,12 @@ def _store_errors() -> tuple[type[BaseException], ...]:
     from chromadb.errors import ChromaError
 
     return ChromaError, httpx.HTTPError, OSError
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, httpx.TimeoutException | TimeoutError)
 
 
 class Index:
@@ -114,6 +172,14 @@ class Index:
         self.embeddings = embeddings
         self.registry_path = settings.index_dir / "documents.json"
         self.recovered: list[str] = []  # one line per repair made while opening (see module doc)
+        # Readers (chat threads) never lock: `_docs` is replaced, never changed in place, so a
+        # reader always sees one whole version of it. Writers hold `_write` (this process's
+        # threads) and the file lock (other processes), in `_lock`.
+        self._write = threading.RLock()
+        self._depth = 0  # nesting of `_lock` in the thread holding `_write`
+        self._seen: tuple[int, int, int] | None = None  # the registry file as last read or written
+        self._changed = False  # whether the last registry reload found another process's changes
+        self._added: dict[str, str] = {}  # doc id -> when its current text was first stored
         self._spans: dict[str, DocSpans] = {}
         self._sentence_vectors: dict[str, np.ndarray] = {}
         self._chunk_matrix: tuple[int, list[str], np.ndarray] | None = None  # (version, ids, rows)
@@ -140,6 +206,8 @@ class Index:
         except _store_errors() as exc:
             self._cols = None  # re-fetch the collections (and so reconnect) on the next call
             detail = f"{exc.__class__.__name__}: {str(exc)[:200]}"
+            if self.settings.chroma_url and _is_timeout(exc):
+                raise IndexStoreError(_hung(self.settings, doing)) from None
             if self.settings.chroma_url:
                 url = urlparse(self.settings.chroma_url)
                 raise IndexStoreError(
@@ -262,37 +330,83 @@ class Index:
 
     @contextmanager
     def _lock(self, blocking: bool = True) -> Iterator[bool]:
-        """An exclusive lock on the index dir while writing (the kernel drops it if we are killed)."""
-        if fcntl is None:
-            yield True
+        """Exclusive right to write: this process's other threads wait on a lock, other processes
+        on a file lock on the index dir (the kernel drops it if we are killed). Re-entrant."""
+        if not self._write.acquire(blocking=blocking):
+            yield False
             return
-        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.settings.index_dir / "index.lock", "a") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
+        try:
+            if self._depth or fcntl is None:
+                self._depth += 1
+                try:
+                    yield True
+                finally:
+                    self._depth -= 1
                 return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+            self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.settings.index_dir / "index.lock", "a") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+                except BlockingIOError:
+                    yield False
+                    return
+                self._depth = 1
+                try:
+                    # Another process may have written the registry since we read it: start from
+                    # its version, or our write would drop what it added (the last one won).
+                    self._reload_if_changed()
+                    yield True
+                finally:
+                    self._depth = 0
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+        finally:
+            self._write.release()
+
+    def refresh(self) -> bool:
+        """Pick up documents another process added or removed since this one last looked;
+        True when something changed. Never waits: during a write of ours it does nothing."""
+        with self._lock(blocking=False) as locked:
+            return bool(locked) and self._changed
+        return False
 
     # -- registry ----------------------------------------------------------------------
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.registry_path.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _reload_if_changed(self) -> None:
+        self._changed = False
+        if self._stamp() == self._seen:
+            return
+        before = self._docs
+        docs = self._read_registry()
+        if docs.keys() != before.keys() or any(docs[i] != before[i] for i in docs):
+            # Vectors of what another process added are already stored (it registers only
+            # what it stored); ours must not be taken for orphans, nor its for missing.
+            self._publish(docs)
+            self._changed = True
+
     def _read_registry(self) -> dict[str, Document]:
+        self._seen = self._stamp()
         if not self.registry_path.exists():
             return {}
         raw = self.registry_path.read_bytes()
         text = raw.decode("utf-8", errors="replace")
         try:
             data = json.loads(raw.decode("utf-8"))
-            return {d["id"]: Document.from_dict(d) for d in data["documents"]}
+            docs = {d["id"]: Document.from_dict(d) for d in data["documents"]}
+            added = data.get("added") or {}
+            self._added = {i: str(added[i]) for i in docs if isinstance(added, dict) and i in added}
+            return docs
         except (ValueError, KeyError, TypeError, AttributeError, DocumentError) as exc:
             # ValueError covers JSONDecodeError and UnicodeDecodeError.
             problem = str(exc)[:120]
         docs = salvage(text)
         moved = move_aside(self.registry_path)
-        self._docs = docs
+        self._docs, self._added = docs, {}
         self._write_registry()  # so the next open finds a sound registry, not the same damage
         kept = (f"kept the {len(docs)} document(s) still readable in it ({', '.join(list(docs)[:5])}"
                 f"{', …' if len(docs) > 5 else ''})" if docs else "no document in it could be read")
@@ -301,12 +415,20 @@ class Index:
 
     def _write_registry(self) -> None:
         self.registry_path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"documents": [d.to_dict() for d in self._docs.values()]}
+        # "added" sits beside the documents, not in their metadata: that stays what the user gave.
+        payload = {"documents": [d.to_dict() for d in self._docs.values()],
+                   "added": {i: self._added[i] for i in self._docs if i in self._added}}
         # Write then rename: a crash mid-write never leaves a half registry behind.
         fd, tmp = tempfile.mkstemp(dir=self.registry_path.parent, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(payload, fh, ensure_ascii=False)
         os.replace(tmp, self.registry_path)
+        self._seen = self._stamp()
+
+    def _publish(self, docs: dict[str, Document]) -> None:
+        """Show readers a new set of documents: one assignment, then the version they key on."""
+        self._docs = docs
+        self.version += 1
 
     # -- reading -----------------------------------------------------------------------
     @property
@@ -314,22 +436,37 @@ class Index:
         """Ingested documents, in ingest order."""
         return list(self._docs.values())
 
+    def added(self, doc_id: str) -> str:
+        """When this version of a document was first stored (ISO 8601; '' when not recorded)."""
+        return self._added.get(doc_id, "")
+
     def spans(self, doc_id: str) -> DocSpans:
-        """Chunks and sentences of one document (cached)."""
-        if doc_id not in self._spans:
-            doc = self._docs[doc_id]
-            self._spans[doc_id] = DocSpans(
-                doc, chunks(doc, self.settings.chunk_size, self.settings.chunk_overlap), sentences(doc)
-            )
-        return self._spans[doc_id]
+        """Chunks and sentences of one document (cached per version of the document); for a
+        document removed while a reader still holds its chunks, the spans it had."""
+        doc = self._docs.get(doc_id)
+        if doc is None:
+            return self._spans[doc_id]  # KeyError for a document this index never had
+        return self._spans_of(doc)
+
+    def _spans_of(self, doc: Document) -> DocSpans:
+        cached = self._spans.get(doc.id)
+        # Keyed by the Document object itself: a reader that computed an old version's spans
+        # while a writer replaced the document cannot leave them behind as the new ones.
+        if cached is None or cached.doc is not doc:
+            cached = DocSpans(doc, chunks(doc, self.settings.chunk_size, self.settings.chunk_overlap),
+                              sentences(doc))
+            self._spans[doc.id] = cached
+        return cached
 
     def all_chunks(self) -> list[Span]:
         """Every chunk of every document, in order."""
-        return [c for doc_id in self._docs for c in self.spans(doc_id).chunks]
+        docs = self._docs
+        return [c for doc in docs.values() for c in self._spans_of(doc).chunks]
 
     def dense_chunks(self, query_vector: Sequence[float], k: int) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the k nearest chunks, nearest first."""
-        n = sum(len(self.spans(doc_id).chunks) for doc_id in self._docs)
+        docs = self._docs
+        n = sum(len(self._spans_of(doc).chunks) for doc in docs.values())
         if n == 0:
             return []
         if n <= EXACT_SEARCH_MAX:
@@ -345,7 +482,11 @@ class Index:
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def _exact_nearest(self, query_vector: Sequence[float], k: int) -> list[tuple[str, float]]:
-        if self._chunk_matrix is None or self._chunk_matrix[0] != self.version:
+        matrix_of = self._chunk_matrix
+        if matrix_of is None or matrix_of[0] != self.version:
+            # The version is read before the documents: a write landing in between makes the
+            # matrix look old (rebuilt next time), never a stale one look current.
+            version = self.version
             ids = list(dict.fromkeys(c.id for c in self.all_chunks()))
             rows: dict[str, np.ndarray] = {}
             for b in range(0, len(ids), 5000):
@@ -355,8 +496,8 @@ class Index:
             ids = [i for i in ids if i in rows]
             matrix = np.stack([rows[i] for i in ids]) if ids else np.zeros((0, 1), np.float32)
             matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-            self._chunk_matrix = (self.version, ids, matrix)
-        _, ids, matrix = self._chunk_matrix
+            matrix_of = self._chunk_matrix = (version, ids, matrix)
+        _, ids, matrix = matrix_of
         if not ids:
             return []
         query = np.asarray(query_vector, dtype=np.float32)
@@ -378,8 +519,14 @@ class Index:
         return {i: self._sentence_vectors[i] for i in wanted if i in self._sentence_vectors}
 
     # -- writing -----------------------------------------------------------------------
-    def add(self, documents: Sequence[Document], progress: bool = False) -> IngestReport:
-        """Add or update documents; unchanged spans are not re-embedded, stale ones are removed."""
+    def add(self, documents: Sequence[Document], progress: bool = False, *,
+            on_progress: Progress | None = None, batch: int = 0, pace: float = 0.0) -> IngestReport:
+        """Add or update documents; unchanged spans are not re-embedded, stale ones are removed.
+
+        `on_progress(doc_id, embedded, total)` follows the embedding. For an ingest beside chats
+        on the same encoder: `batch` spans go to it at once, and after each batch the ingest
+        waits `pace` times as long as the batch took (the chats' turn at the encoder).
+        """
         ids = [d.id for d in documents]
         dupes = {i for i in ids if ids.count(i) > 1}
         if dupes:
@@ -389,60 +536,80 @@ class Index:
         with self._lock():
             try:
                 for doc in documents:
-                    stale += self._add_one(doc, report, progress)
+                    stale += self._add_one(doc, report, progress, on_progress, batch or _BATCH, pace)
             finally:
                 # Register what is fully stored before deleting what it replaced: killed at any
                 # point, the store holds extra vectors (deleted on the next open), never too few.
                 self._write_registry()
-                self.version += 1
             for col, ids in stale:
                 with self._store("removing out-of-date vectors"):
                     col.delete(ids=ids)
                 report.removed += len(ids)
         return report
 
-    def _add_one(self, doc: Document, report: IngestReport, progress: bool) -> list[tuple[object, list[str]]]:
-        """Store one document's vectors and register it; return the (collection, ids) now stale."""
-        old_doc = self._docs.get(doc.id)
-        self._docs[doc.id] = doc
-        self._spans.pop(doc.id, None)
-        try:
-            spans = self.spans(doc.id)
-            pairs = ((self.chunk_col, spans.chunks), (self.sentence_col, spans.sentences))
-            stale = [(col, self._upsert(col, doc.id, wanted, report, progress)) for col, wanted in pairs]
-        except BaseException:
-            # Leave the registry as it was: the stored vectors of the old version still match it.
-            if old_doc is None:
-                self._docs.pop(doc.id, None)
-            else:
-                self._docs[doc.id] = old_doc
-            self._spans.pop(doc.id, None)
-            raise
+    def _add_one(self, doc: Document, report: IngestReport, progress: bool,
+                 on_progress: Progress | None, batch: int, pace: float) -> list[tuple[object, list[str]]]:
+        """Store one document's vectors, then register it; return the (collection, ids) now stale.
+
+        Readers see the new version only once all its vectors are stored: until then they keep
+        answering from the old one (or without the document), never from half of it.
+        """
+        old = self._docs.get(doc.id)
+        spans = DocSpans(doc, chunks(doc, self.settings.chunk_size, self.settings.chunk_overlap),
+                         sentences(doc))
+        pairs = ((self.chunk_col, spans.chunks), (self.sentence_col, spans.sentences))
+        total = len({s.id for s in spans.chunks}) + len({s.id for s in spans.sentences})
+        done = [0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            if on_progress is not None:
+                on_progress(doc.id, done[0], total)
+
+        embedded = report.embedded
+        stale = [(col, self._upsert(col, doc.id, wanted, report, progress, step, batch, pace))
+                 for col, wanted in pairs]
+        self._spans[doc.id] = spans
+        if old is None or old.text != doc.text or doc.id not in self._added:
+            self._added = {**self._added, doc.id: time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        self._publish({**self._docs, doc.id: doc})
         self._incomplete.discard(doc.id)
+        same = old is not None and old == doc and old.metadata == doc.metadata
+        unchanged = same and report.embedded == embedded and not any(ids for _, ids in stale)
+        report.outcomes[doc.id] = "unchanged" if unchanged else "added" if old is None else "updated"
         return [(col, ids) for col, ids in stale if ids]
 
-    def _upsert(self, col, doc_id: str, wanted: list[Span], report: IngestReport, progress: bool) -> list[str]:
+    def _upsert(self, col, doc_id: str, wanted: list[Span], report: IngestReport, progress: bool,
+                step: Callable[[int], None], batch: int, pace: float = 0.0) -> list[str]:
         """Embed and store the spans not stored yet; return the ids that are now stale."""
         with self._store(f"reading the stored vectors of {doc_id!r}"):
             existing = set(col.get(where={"doc_id": doc_id}, include=[])["ids"])
         new = [s for s in {s.id: s for s in wanted}.values() if s.id not in existing]
-        report.reused += len(existing & {s.id for s in wanted})
-        batches = range(0, len(new), _BATCH)
-        if progress and len(new) > _BATCH:
+        reused = existing & {s.id for s in wanted}
+        report.reused += len(reused)
+        step(len(reused))
+        batches = range(0, len(new), batch)
+        if progress and len(new) > batch:
             from tqdm import tqdm
 
             batches = tqdm(batches, desc=f"embedding {doc_id}", unit="batch")
         for b in batches:
-            batch = new[b : b + _BATCH]
-            vectors = self.embeddings.embed_documents([s.embed_text for s in batch])
+            spans = new[b : b + batch]
+            began = time.perf_counter()
+            vectors = self.embeddings.embed_documents([s.embed_text for s in spans])
+            if pace:
+                # The encoder serves one caller at a time: without a pause the ingest would take
+                # it back at once and every chat's question would wait behind the whole ingest.
+                time.sleep(pace * (time.perf_counter() - began))
             with self._store(f"storing the vectors of {doc_id!r}"):
                 col.upsert(
-                    ids=[s.id for s in batch],
+                    ids=[s.id for s in spans],
                     embeddings=[list(v) for v in vectors],
-                    documents=[s.text for s in batch],
-                    metadatas=[{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in batch],
+                    documents=[s.text for s in spans],
+                    metadatas=[{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in spans],
                 )
-            report.embedded += len(batch)
+            report.embedded += len(spans)
+            step(len(spans))
         return sorted(existing - {s.id for s in wanted})
 
     def resync(self, progress: bool = False) -> IngestReport | None:
@@ -456,19 +623,26 @@ class Index:
                    f"out of date ({report.embedded} span(s))")
         return report
 
-    def remove(self, doc_id: str) -> None:
-        """Forget one document and its vectors."""
-        if doc_id not in self._docs:
-            raise IndexStoreError(f"no document {doc_id!r} in the index; see `assistant docs`")
+    def remove(self, doc_id: str) -> Document:
+        """Forget one document and its vectors; returns what was removed."""
         with self._lock():
-            for col in (self.chunk_col, self.sentence_col):
-                with self._store(f"removing {doc_id!r}"):
-                    col.delete(where={"doc_id": doc_id})
-            del self._docs[doc_id]
-            self._spans.pop(doc_id, None)
+            doc = self._docs.get(doc_id)  # read under the lock: another process may have removed it
+            if doc is None:
+                raise IndexStoreError(f"no document {doc_id!r} in the index; see `assistant docs`")
+            # Readers stop citing it at once; its vectors go next, and the registry last: killed
+            # in between, the next open finds it registered and re-embeds it (nothing is half-gone).
+            self._publish({i: d for i, d in self._docs.items() if i != doc_id})
+            try:
+                for col in (self.chunk_col, self.sentence_col):
+                    with self._store(f"removing {doc_id!r}"):
+                        col.delete(where={"doc_id": doc_id})
+            except BaseException:
+                self._publish({**self._docs, doc_id: doc})  # still registered: show it again
+                raise
+            # Its spans stay cached: a chat that looked it up just before still reads them.
             self._incomplete.discard(doc_id)
             self._write_registry()
-        self.version += 1
+        return doc
 
     def clear(self) -> None:
         """Drop every vector and document (used by `ingest --rebuild`)."""
@@ -478,16 +652,16 @@ class Index:
                 for name in names:
                     self.client.delete_collection(name)
             self._cols = None
-            self._docs.clear()
             self._spans.clear()
             self._sentence_vectors.clear()
             self._incomplete.clear()
+            self._publish({})
             self._collections()
             self._write_registry()
-        self.version += 1
 
     def counts(self) -> dict[str, int]:
         """Stored vectors per collection."""
         chunk_col, sentence_col = self._collections()
         with self._store("counting vectors"):
             return {"chunks": chunk_col.count(), "sentences": sentence_col.count()}
+

@@ -78,11 +78,14 @@ class HybridRetriever(BaseRetriever):
 
     def lexical(self) -> LexicalIndex:
         """The BM25 side, rebuilt only when the index changed."""
-        if self._lexical is None or self.index.version != self._lexical_version:
+        # The version is read before the chunks: an ingest landing in between (another thread)
+        # makes this build look old and rebuilt next time, never a stale build look current.
+        version = self.index.version
+        if self._lexical is None or version != self._lexical_version:
             chunks = self.index.all_chunks()
             self._lexical = LexicalIndex(chunks)
             self._titles = frozenset(c.id for c in chunks if self._title_only(c))
-            self._lexical_version = self.index.version
+            self._lexical_version = version
         return self._lexical
 
     def _title_only(self, chunk: Span) -> bool:

@@ -178,3 +178,19 @@ class BusyModel:
         finally:
             with self._count:
                 self.inside -= 1
+
+
+class SlowEmbeddings(HashingEmbeddings):
+    """The hashing model (same model id: an index the CLI made opens without re-embedding) whose
+    every embed_documents call takes `pause` seconds: an ingest that lasts long enough for chats,
+    other uploads or a kill to land in the middle of it."""
+
+    def __init__(self, pause: float = 0.05, dim: int = 256) -> None:
+        super().__init__(dim)
+        self.pause = pause
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        import time
+
+        time.sleep(self.pause)
+        return super().embed_documents(texts)

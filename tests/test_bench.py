@@ -46,5 +46,14 @@ def test_the_ui_load_bench_reports_both_apps_and_their_ratio(tmp_path):
         assert abs(side["updates_per_answer"] - result["updates_per_answer"]) < 1
     assert result["ui_over_trivial"]["p95"] == pytest.approx(
         result["ui"]["latency_s"]["p95"] / result["trivial"]["latency_s"]["p95"])
+    # The same UI again while uploads run in its process: chats still all answered, and their
+    # latency given as a ratio to the run without uploads.
+    busy = result["ui_uploading"]
+    assert busy["errors"] == 0, busy["error_samples"]
+    assert busy["requests"] >= 4 and busy["uploads"]["errors"] == []
+    assert busy["uploads"]["done"] >= 1 and busy["uploads"]["spans"] > 0
+    assert result["uploading_over_ui"]["p95"] == pytest.approx(
+        busy["latency_s"]["p95"] / result["ui"]["latency_s"]["p95"])
+    assert [d.id for d in bot.documents] == [article.id]  # each bench upload was removed again
     # Both servers were stopped: nothing is left listening on the ports the bench used.
     assert result["ports_released"] is True

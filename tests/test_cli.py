@@ -190,7 +190,7 @@ def test_version(env):
 
 def test_help_lists_the_commands(env):
     out = invoke(["--help"], env).stdout
-    for command in ("ask", "docs", "ingest", "ui"):
+    for command in ("ask", "docs", "ingest", "remove", "ui"):
         assert f"  {command}" in out
 
 
@@ -231,3 +231,23 @@ def test_eval_from_feedback_prints_draft_cases(env, tmp_path):
     assert [d["question"] for d in drafts] == ["Which TPUs?", "Why Google?"]
     assert drafts[0]["evidence"] == ["v4 and v5e TPUs"] and drafts[0]["answerable"] is True
     assert drafts[1]["evidence"] == [] and "wrong part" in drafts[1]["review"]
+
+
+def test_remove_takes_a_document_out_and_docs_lists_the_rest(env, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "cats.txt").write_text(CATS, encoding="utf-8")
+    (folder / "dogs.txt").write_text("Dog Care\n\nDogs were domesticated from wolves.\n", encoding="utf-8")
+    assert invoke(["ingest", str(folder)], env).exit_code == 0
+    listed = invoke(["docs"], env).stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["cats", "dogs"]
+    assert all(line.split("\t")[2][:4].isdigit() for line in listed)  # when each was added
+    result = invoke(["remove", "dogs"], env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("removed dogs (“Dog Care”); 1 document(s) left in the index at ")
+    assert [line.split("\t")[0] for line in invoke(["docs"], env).stdout.splitlines()] == ["cats"]
+    answer = json.loads(invoke(["ask", "What were dogs domesticated from?", "--json"], env).stdout)
+    assert not any(c["doc_id"] == "dogs" for c in answer["citations"])
+    missing = invoke(["remove", "dogs"], env)
+    assert missing.exit_code == 1
+    assert_one_line_error(missing.stderr, missing.stdout, "no document 'dogs' in the index; see `assistant docs`")

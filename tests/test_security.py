@@ -144,3 +144,110 @@ def test_instructions_inside_a_document_are_data_not_commands(tmp_path):
     # Asked about it, the sentence is quoted as what the document says, with its citation.
     about = bot.ask("What does the document say about developer mode?")
     assert about.abstained or all(c.quote in doc.text for c in about.citations)
+
+
+# -- uploads (the sources panel) ---------------------------------------------------------------
+DOGS = b"Dog Care\n\nDogs were domesticated from wolves. They bark at strangers.\n"
+
+
+@pytest.fixture
+def upload_bot(tmp_path):
+    return scripted_assistant([load_file(ARTICLE_PATH)], tmp_path / "home", upload_max_mb=1,
+                              upload_total_mb=2)
+
+
+def send_file(client: httpx.Client, name: str, data: bytes) -> httpx.Response:
+    """A file sent the way the browser sends it: to Gradio's upload route, multipart."""
+    return client.post("gradio_api/upload", files=[("files", (name, data, "application/octet-stream"))],
+                       timeout=30)
+
+
+def call(client: httpx.Client, api_name: str, data: list) -> list:
+    """One call of a named endpoint through Gradio's HTTP API; its final output."""
+    started = client.post(f"gradio_api/call/{api_name}", json={"data": data}, timeout=30)
+    started.raise_for_status()
+    event = started.json()["event_id"]
+    with client.stream("GET", f"gradio_api/call/{api_name}/{event}", timeout=60) as resp:
+        kind = ""
+        for line in resp.iter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and kind in ("complete", "error"):
+                assert kind == "complete", line
+                return json.loads(line[5:])
+    raise AssertionError(f"/{api_name} never completed")
+
+
+def file_data(path: str, name: str) -> dict:
+    return {"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+
+
+def test_an_upload_without_credentials_is_refused_and_stores_nothing(upload_bot, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_UI_AUTH", f"ann:{PASSWORD}")
+    uploads = upload_bot.settings.home / "uploads"
+    with serving(upload_bot) as address, httpx.Client(base_url=address) as anonymous:
+        refused = send_file(anonymous, "dogs.txt", DOGS)
+        assert refused.status_code in (401, 403)
+        called = anonymous.post("gradio_api/call/add_documents",
+                                json={"data": [[file_data("/etc/hostname", "dogs.txt")]]}, timeout=10)
+        assert called.status_code in (401, 403)
+        removal = anonymous.post("gradio_api/call/remove_document",
+                                 json={"data": ["openai-google-cloud-tpus"]}, timeout=10)
+        assert removal.status_code in (401, 403)
+        assert [d.id for d in upload_bot.documents] == ["openai-google-cloud-tpus"]
+        assert not uploads.exists()
+        # With the password the same upload goes in.
+        with httpx.Client(base_url=address) as ann:
+            assert ann.post("login", data={"username": "ann", "password": PASSWORD}).status_code == 200
+            (path,) = send_file(ann, "dogs.txt", DOGS).json()
+            status, *_ = call(ann, "add_documents", [[file_data(path, "dogs.txt")]])
+    assert "dogs.txt: added as “Dog Care” (id dogs)" in status
+    assert [d.id for d in upload_bot.documents] == ["openai-google-cloud-tpus", "dogs"]
+
+
+def test_an_oversized_file_is_refused_at_the_door(upload_bot):
+    with serving(upload_bot) as address:
+        with httpx.Client(base_url=address) as client:  # the server drops a refused upload's connection
+            big = send_file(client, "big.txt", b"word " * (2**20 // 5 + 100))  # over the 1 MB per file
+            assert big.status_code == 413 and "maximum allowed size" in big.text
+        with httpx.Client(base_url=address) as client:
+            assert send_file(client, "dogs.txt", DOGS).status_code == 200  # a file within it passes
+    assert not (upload_bot.settings.home / "uploads").exists()
+    assert [d.id for d in upload_bot.documents] == ["openai-google-cloud-tpus"]
+
+
+def test_a_disguised_binary_and_a_path_in_a_name_through_the_served_app(upload_bot, tmp_path):
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
+    with serving(upload_bot) as address, httpx.Client(base_url=address) as client:
+        (disguised,) = send_file(client, "notes.txt", png).json()
+        (pathy,) = send_file(client, "../../../evil.txt", DOGS).json()
+        status, *_ = call(client, "add_documents", [[file_data(disguised, "notes.txt"),
+                                                     file_data(pathy, "../../../evil.txt")]])
+    assert "notes.txt: skipped: named .txt but is a PNG image, not text; upload the text itself" in status
+    assert "evil.txt: added as “Dog Care” (id evil)" in status
+    assert [d.id for d in upload_bot.documents] == ["openai-google-cloud-tpus", "evil"]
+    uploads = upload_bot.settings.home / "uploads"
+    (stored,) = uploads.iterdir()
+    assert stored.read_bytes() == DOGS and stored.name != "evil.txt" and stored.suffix == ".txt"
+    # Nothing landed beside the home or above Gradio's cache: the name was never a path.
+    assert not list(tmp_path.rglob("evil.txt"))
+    assert not Path(pathy).parent.parent.joinpath("evil.txt").exists()
+
+
+def test_a_read_only_server_takes_no_upload(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_UI_UPLOADS", "0")
+    bot = scripted_assistant([load_file(ARTICLE_PATH)], tmp_path / "home")
+    with serving(bot) as address, httpx.Client(base_url=address) as client:
+        with httpx.Client(base_url=address) as sender:  # the server drops a refused upload's connection
+            assert send_file(sender, "dogs.txt", DOGS).status_code == 413
+        config = client.get("config").json()
+        assert not {d.get("api_name") for d in config["dependencies"]} & {"add_documents", "remove_document"}
+        for api_name, data in (("add_documents", [[]]), ("remove_document", ["openai-google-cloud-tpus"])):
+            with httpx.Client(base_url=address) as caller:
+                try:
+                    status = caller.post(f"gradio_api/call/{api_name}", json={"data": data}, timeout=10).status_code
+                except httpx.HTTPError:  # Gradio drops the connection on an unknown endpoint
+                    status = 0
+            assert status == 0 or status >= 400, (api_name, status)
+        assert "read-only" in json.dumps(config)
+    assert [d.id for d in bot.documents] == ["openai-google-cloud-tpus"]

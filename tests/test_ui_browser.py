@@ -24,6 +24,9 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "docs" / "screenshot.png"
+# Read at import: the autouse fixture (conftest.isolate) drops every ASSISTANT_* variable before
+# a test runs, so a test reading it would never see it.
+WRITE_SHOTS = os.environ.get("ASSISTANT_SCREENSHOT") == "1"
 ARTICLE = REPO / "corpus" / "openai-google-cloud-tpus.txt"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -139,7 +142,7 @@ def test_screenshot_of_a_real_cited_answer(real_bot, page, tmp_path):
         expect(card).to_contain_class("active")
         assert "".join(marks.all_inner_texts()) == card.locator(".cite-quote").inner_text()
         page.wait_for_timeout(600)  # let the smooth scroll settle before the picture
-        target = SCREENSHOT if os.environ.get("ASSISTANT_SCREENSHOT") == "1" else tmp_path / SCREENSHOT.name
+        target = SCREENSHOT if WRITE_SHOTS else tmp_path / SCREENSHOT.name
         page.screenshot(path=str(target))
         assert target.stat().st_size > 10_000  # a real picture, not an empty page
 
@@ -248,3 +251,74 @@ def test_markup_in_documents_and_questions_is_shown_as_text(browser, page, tmp_p
         assert page.locator("#sources script, #chat script").count() == 0
         assert page.locator("a[href^='javascript:']").count() == 0
     assert dialogs == [] and errors == []
+
+
+# -- the sources panel ------------------------------------------------------------------------
+SOURCES_SHOT = REPO / "docs" / "sources.png"
+DOGS = ("Dog Care\n\nDogs were domesticated from wolves more than fifteen thousand years ago. "
+        "They bark at strangers.\n\n"
+        + "\n\n".join(f"Dog fact {i}: dogs of breed {i} like walk number {i} in the park." for i in range(40))
+        + "\n")
+DOG_QUESTION = "What were dogs domesticated from?"
+
+
+@pytest.fixture
+def library_bot(tmp_path) -> Assistant:
+    """The article behind a scripted answerer that cites the dogs file once it is uploaded (and
+    refuses once it is removed), over an encoder slow enough for the progress to be seen."""
+    from fakes import SlowEmbeddings
+    from ui_fakes import ARTICLE_SCRIPT, ScriptedAnswerer
+
+    from assistant.config import Settings
+    from assistant.index import Index
+
+    settings = Settings.load(home=tmp_path / "home", index_dir=tmp_path / "home" / "index")
+    index = Index(settings, SlowEmbeddings(pause=0.25))
+    index.add([load_file(ARTICLE)])
+    script = {**ARTICLE_SCRIPT, "dogs": ["domesticated from wolves"]}
+    return Assistant(index, settings, answerer=ScriptedAnswerer(script, strict=False))
+
+
+def test_upload_cite_and_remove_a_document_from_the_page(library_bot, page, tmp_path):
+    dogs = tmp_path / "dogs.txt"
+    dogs.write_text(DOGS, encoding="utf-8")
+    with serving(library_bot) as url:
+        page.goto(url)
+        library = page.locator("#library")
+        expect(library.locator("tr[data-doc]")).to_have_count(1)
+        expect(library).to_contain_text("datacenters.com")
+
+        page.locator("#upload input[type=file]").set_input_files(str(dogs))
+        status = page.locator("#library-status")
+        expect(status).to_contain_text("dogs: embedding")  # progress while the ingest runs
+        expect(status.locator(".line-added")).to_have_text("dogs.txt: added as “Dog Care” (id dogs)")
+        row = library.locator("tr[data-doc=dogs]")
+        expect(row).to_contain_text("Dog Care")
+        expect(row.locator(".lib-size")).to_have_text(f"{len(DOGS.encode()) / 1024:.1f} KB")
+        expect(page.locator("#subtitle")).to_contain_text("Questions about 2 documents")
+        page.wait_for_timeout(300)
+        target = SOURCES_SHOT if WRITE_SHOTS else tmp_path / SOURCES_SHOT.name
+        page.locator("#library-panel").screenshot(path=str(target))
+        assert target.stat().st_size > 5_000
+
+        ask(page, DOG_QUESTION)
+        page.locator("#chat a.cite-ref", has_text="[1]").first.click()
+        mark = page.locator(".source-panel article[data-doc=dogs] mark.c-1-1")
+        expect(mark).to_contain_class("active")
+        expect(mark).to_be_in_viewport()
+        expect(mark).to_have_text("Dogs were domesticated from wolves more than fifteen thousand years ago.")
+        expect(page.locator(".source-panel .card-1-1 .cite-label")).to_contain_text("“Dog Care”")
+
+        page.locator("#remove-choice input").click()
+        page.get_by_role("option", name="Dog Care (dogs)").click()
+        page.locator("#remove").click()
+        expect(status.locator(".line-removed")).to_have_text(
+            "removed “Dog Care” (id dogs): answers no longer cite it")
+        expect(library.locator("tr[data-doc=dogs]")).to_have_count(0)
+        expect(page.locator(".source-panel article[data-doc=dogs]")).to_have_count(0)
+
+        ask(page, DOG_QUESTION)
+        answers = page.locator("#chat [data-testid=bot]")
+        expect(answers).to_have_count(2)
+        expect(answers.last.locator(".abstain")).to_contain_text("Not in the article")
+    assert [d.id for d in library_bot.documents] == ["openai-google-cloud-tpus"]

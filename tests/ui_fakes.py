@@ -39,24 +39,35 @@ class ScriptedAnswerer(AnswererBase):
 
     name = "scripted"
 
-    def __init__(self, script: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, script: Mapping[str, Sequence[str]], strict: bool = True) -> None:
         self.script = {key.lower(): list(phrases) for key, phrases in script.items()}
         self.questions: list[str] = []  # every question asked, in order
+        # strict: a phrase no document holds is a broken test. Not strict: the documents are
+        # meant to change (uploads, removals), and a phrase of a removed one means "refuse".
+        self.strict = strict
 
     def answer(self, parsed: Question, passages: list[Passage], docs: list[Document]) -> Answer:
         question, query = parsed.text, parsed.answer_query
         self.questions.append(question)
         phrases = next((p for key, p in self.script.items() if key in question.lower()), None)
-        if phrases is None:
+        found = None if phrases is None else self._found(phrases, docs)
+        if not found:
             return Answer(abstention_text(question, len(docs)), True, [], query, question,
                           passages=passages, answerer=self.name)
         order = {d.id: i for i, d in enumerate(docs)}
-        picked = sorted({self._sentence(phrase, docs) for phrase in phrases},
-                        key=lambda s: (order[s.doc_id], s.start))
+        picked = sorted(found, key=lambda s: (order[s.doc_id], s.start))
         by_id = {d.id: d for d in docs}
         citations = [make_citation(n, by_id[s.doc_id], s, 0.9) for n, s in enumerate(picked, start=1)]
         text = " ".join(f"{' '.join(c.quote.split())} [{c.n}]" for c in citations)
         return Answer(text, False, citations, query, question, passages=passages, answerer=self.name)
+
+    def _found(self, phrases: Sequence[str], docs: list[Document]) -> set:
+        try:
+            return {self._sentence(phrase, docs) for phrase in phrases}
+        except ValueError:
+            if self.strict:
+                raise
+            return set()
 
     @staticmethod
     def _sentence(phrase: str, docs: list[Document]):
@@ -70,12 +81,12 @@ class ScriptedAnswerer(AnswererBase):
 
 def scripted_assistant(documents: Sequence[Document], home: Path,
                        script: Mapping[str, Sequence[str]] = ARTICLE_SCRIPT,
-                       cls: type[Assistant] = Assistant) -> Assistant:
+                       cls: type[Assistant] = Assistant, strict: bool = True, **overrides) -> Assistant:
     """A real Assistant (hashing embeddings, Chroma under home) whose answerer follows a script."""
-    settings = Settings.load(home=home, index_dir=home / "index")
+    settings = Settings.load(home=home, index_dir=home / "index", **overrides)
     index = Index(settings, get_embeddings("hashing"))
     index.add(list(documents))
-    return cls(index, settings, answerer=ScriptedAnswerer(script))
+    return cls(index, settings, answerer=ScriptedAnswerer(script, strict=strict))
 
 
 HOST = "127.0.0.1"

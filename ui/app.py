@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from assistant.feedback import FeedbackStore, feedback_record
 from assistant.llm import redact
 from assistant.sanitize import clean
 
-from . import render
+from . import render, sources
 
 STATIC = Path(__file__).with_name("static")
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")
@@ -54,7 +53,8 @@ def build_app(bot) -> gr.Blocks:
 
     with gr.Blocks(title="Article assistant", analytics_enabled=False) as demo:
         turns = gr.State([])  # this session's answers as dicts; gr.State is per browser tab
-        gr.Markdown(f"## Article assistant\n{_subtitle(bot.documents)}")
+        gr.Markdown("## Article assistant")
+        subtitle = gr.Markdown(sources.subtitle(bot.documents), elem_id="subtitle")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
                 chat = gr.Chatbot(elem_id="chat", label="Chat", height=440, render_markdown=False,
@@ -75,6 +75,8 @@ def build_app(bot) -> gr.Blocks:
                     gr.Examples([[q] for q in examples], inputs=[msg], label="Example questions")
             with gr.Column(scale=6):
                 panel = gr.HTML(render.source_html(bot.documents, []), elem_id="sources")
+        with gr.Accordion("Sources: the documents answers come from", open=True, elem_id="library-panel"):
+            sources.build(demo, bot, turns, panel, subtitle)
         with gr.Accordion("Details", open=False):
             with gr.Row():
                 k = gr.Slider(1, 10, value=min(bot.settings.k, 10), step=1,
@@ -163,10 +165,17 @@ def launch(host: str = "127.0.0.1", port: int = 7860, bot=None, *,
     demo = queued(build_app(bot))
     try:
         demo.launch(server_name=host, server_port=port, share=False, auth=auth, css=CSS, js=JS,
-                    theme=THEME, prevent_thread_lock=prevent_thread_lock, footer_links=["api"])
+                    theme=THEME, prevent_thread_lock=prevent_thread_lock, footer_links=["api"],
+                    max_file_size=max_upload_bytes(bot.settings))
     except OSError as exc:
         raise ConfigError(f"cannot serve on {host}:{port} ({exc}); choose another --port") from None
     return demo
+
+
+def max_upload_bytes(settings) -> int:
+    """What Gradio's upload route takes per file: the per-file limit, or a single byte when
+    uploads are off (the route itself cannot be removed, so nothing of size gets to the disk)."""
+    return settings.upload_max_mb * 2**20 if settings.ui_uploads else 1
 
 
 def queued(demo: gr.Blocks) -> gr.Blocks:
@@ -186,9 +195,3 @@ def auth_from_env() -> tuple[str, str] | None:
     return user.strip(), password
 
 
-def _subtitle(documents) -> str:
-    if len(documents) == 1:
-        d = documents[0]
-        outlet = d.metadata.get("outlet")
-        return escape(f"Questions about “{d.title or d.id}”" + (f" ({outlet})" if outlet else ""))
-    return f"Questions about {len(documents)} documents"

@@ -84,6 +84,45 @@ def source_html(documents: Sequence[Document], turns: Sequence[Sequence[Mapping[
     return f'<div class="source-panel">{cards}{body}</div>'
 
 
+def library_html(documents: Sequence[Document], added: Mapping[str, str] | None = None) -> str:
+    """The documents answers come from: title, outlet, id, size and when added, one row each."""
+    if not documents:
+        return '<p class="library-empty">No documents yet: add one below.</p>'
+    rows = []
+    for d in documents:
+        outlet = str(d.metadata.get("outlet", "") or "")
+        when = (added or {}).get(d.id, "")
+        rows.append(
+            f'<tr data-doc="{escape(d.id)}"><td class="lib-title">{escape(d.title or d.id)}</td>'
+            f'<td class="lib-outlet">{escape(outlet) or "–"}</td><td class="lib-id">{escape(d.id)}</td>'
+            f'<td class="lib-size">{size_label(len(d.text.encode("utf-8")))}</td>'
+            f'<td class="lib-added">{escape(when[:16].replace("T", " ")) or "–"}</td></tr>')
+    return ('<table class="library"><tr><th>title</th><th>outlet</th><th>id</th><th>size</th>'
+            f'<th>added</th></tr>{"".join(rows)}</table>')
+
+
+def size_label(n: int) -> str:
+    """Bytes as a person reads them: 812 B, 6.1 KB, 2.4 MB."""
+    if n < 1024:
+        return f"{n} B"
+    return f"{n / 1024:.1f} KB" if n < 2**20 else f"{n / 2**20:.1f} MB"
+
+
+def status_html(lines: Sequence[str], *, busy: bool = False, error: str = "") -> str:
+    """The sources panel's status: progress while an ingest runs, then one line per file."""
+    items = "".join(f'<li class="{_line_class(line)}">{escape(line)}</li>' for line in lines)
+    head = f'<p class="status-error">{escape(error)}</p>' if error else ""
+    busy_class = " busy" if busy else ""
+    return f'<div class="library-status{busy_class}">{head}<ul>{items}</ul></div>'
+
+
+def _line_class(line: str) -> str:
+    for outcome in ("skipped", "failed", "removed", "added", "updated", "unchanged"):
+        if f": {outcome}" in line or line.startswith(outcome):
+            return f"line-{outcome}"
+    return "line-progress"
+
+
 def citations_html(citations: Sequence[Mapping[str, Any]], turn: int) -> str:
     """One card per citation: [n], title, outlet, ¶ and the quote."""
     if not citations:

@@ -4,7 +4,10 @@
 
 Both apps get the same queue settings and the same number of streamed updates per answer; the
 trivial one answers at no cost, so the ratio shows what the assistant and its rendering add on
-top of Gradio's own per-event cost. Clients run in a child process (one session each, raw HTTP
+top of Gradio's own per-event cost. The UI is then loaded once more while uploads run without
+pause in its process (`Assistant.upload`, as the sources panel calls it: a copy of the first
+document under a new id, embedded afresh each time, then removed): the ratio of that run's
+latency to the first one is what an upload costs the people chatting. Clients run in a child process (one session each, raw HTTP
 against the queue API): in the server's process they would compete with it for the GIL.
 """
 
@@ -14,6 +17,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -37,17 +41,70 @@ def run_ui_bench(bot, questions: Sequence[str], clients: int = 20, seconds: floa
         with serving(demo) as url:
             results[name] = drive_elsewhere(url, questions, clients, seconds, turns)
         urls.append(url)
-    ui, base = results["ui"], results["trivial"]
+    with serving(build_app(bot)) as url, uploading(bot) as uploads:
+        results["ui_uploading"] = drive_elsewhere(url, questions, clients, seconds, turns)
+    urls.append(url)
+    ui, base, busy = results["ui"], results["trivial"], results["ui_uploading"]
     return {
         "clients": clients, "seconds": seconds, "updates_per_answer": updates,
         "ports_released": not any(map(_listening, urls)),
-        "ui": ui, "trivial": base,
+        "ui": ui, "trivial": base, "ui_uploading": {**busy, "uploads": uploads},
         "ui_over_trivial": {
             "requests_per_s": _ratio(ui["requests_per_s"], base["requests_per_s"]),
             "p50": _ratio(ui["latency_s"]["p50"], base["latency_s"]["p50"]),
             "p95": _ratio(ui["latency_s"]["p95"], base["latency_s"]["p95"]),
         },
+        "uploading_over_ui": {
+            "requests_per_s": _ratio(busy["requests_per_s"], ui["requests_per_s"]),
+            "p50": _ratio(busy["latency_s"]["p50"], ui["latency_s"]["p50"]),
+            "p95": _ratio(busy["latency_s"]["p95"], ui["latency_s"]["p95"]),
+        },
     }
+
+
+BENCH_DOC = "bench-upload"
+
+
+@contextmanager
+def uploading(bot) -> Iterator[dict[str, Any]]:
+    """Uploads one after another in a background thread until exit: a copy of the bot's first
+    document, changed in every line so each round embeds it all, then removed again. Yields the
+    counts (filled in on exit): uploads done, spans embedded, seconds per upload, errors."""
+    source = bot.documents[0]
+    stats: dict[str, Any] = {"done": 0, "spans": 0, "seconds": [], "errors": []}
+    stop = threading.Event()
+
+    def loop() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            text = "\n".join(f"{line} ({n})" if line.strip() else line for line in source.text.splitlines())
+            meta = json.dumps({"id": BENCH_DOC, "title": f"{source.title} (bench copy {n})"})
+            t0 = time.perf_counter()
+            try:
+                results = bot.upload([(f"{BENCH_DOC}.txt", text.encode()), (f"{BENCH_DOC}.json", meta.encode())],
+                                     on_progress=lambda _d, done, _t: stats.__setitem__("last", done))
+                if results[0].outcome != "added":
+                    raise RuntimeError(results[0].line())
+                stats["spans"] += stats.pop("last", 0)
+                stats["seconds"].append(time.perf_counter() - t0)
+                stats["done"] += 1
+            except Exception as exc:  # counted, and the loop goes on: the bench must not stop on one
+                stats["errors"].append(f"{type(exc).__name__}: {exc}"[:200])
+            finally:
+                if any(d.id == BENCH_DOC for d in bot.documents):
+                    bot.remove(BENCH_DOC)
+
+    worker = threading.Thread(target=loop, name="bench-uploads", daemon=True)
+    worker.start()
+    try:
+        yield stats
+    finally:
+        stop.set()
+        worker.join(timeout=300)
+        seconds = stats.pop("seconds")
+        stats["seconds_per_upload"] = sum(seconds) / len(seconds) if seconds else None
+        stats["errors"] = sorted(set(stats["errors"]))[:3]
 
 
 def streamed_updates(bot, questions: Sequence[str]) -> int:
