@@ -60,11 +60,13 @@ bench: index
 	$(BIN)/assistant bench
 
 # Train the reader (assistant/reader_adapter/: a LoRA adapter on the packaged MiniLM) on the fit data of
-# the shared benchmarks, fixed seeds: about 30 min of data, 35 of training on 2 cores; then score it on
-# the held-out lists (reports/reader/heldout.json). Not shipped yet (docs/reader.md); to try it:
-# ASSISTANT_READER=shipped make calibrate (the calibration is fitted for one reader), then evals.
+# the shared benchmarks, fixed seeds, and score it on the held-out lists (reports/reader/heldout.json);
+# then the two half readers (out_of_fold/half0, half1: each trained without one half of the fit data)
+# whose scores `make calibrate` fits on. On 2 cores: about 30 min of data, 35 + 2 x 17 of training.
 train-reader: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m assistant.eval.train_reader
+	HF_HUB_OFFLINE=1 $(BIN)/python -m assistant.eval.train_reader --without-half 0 --limit 50
+	HF_HUB_OFFLINE=1 $(BIN)/python -m assistant.eval.train_reader --without-half 1 --limit 50
 
 # Refit the answerer on the fit data (article `fit` part, SQuAD folds 0-1, ClapNQ even rows) and
 # report it on held-out data with a cross-validation by SQuAD article; deterministic.

@@ -19,6 +19,9 @@ from pathlib import Path
 import numpy as np
 
 READER_DIR = Path(__file__).with_name("reader_adapter")
+# Two more adapters, each trained on half the fit data: the calibration fits the gate and ranker on
+# their scores of the half they never saw (scripts/calibrate.py). Not used at run time.
+OUT_OF_FOLD_DIR = READER_DIR / "out_of_fold"
 ADAPTER_FILE = "adapter_model.safetensors"
 # The logit of the "none of these sentences answers" slot the reader was trained against.
 NO_ANSWER = 0.0

@@ -25,6 +25,7 @@ from assistant.embeddings import model_id  # noqa: E402
 from assistant.eval.calibration import (  # noqa: E402
     BENCHMARKS,
     Group,
+    OutOfFold,
     ablation,
     article_rows,
     close,
@@ -42,6 +43,19 @@ from assistant.eval.clapnq import load_flat  # noqa: E402
 from assistant.eval.gold import DEFAULT_DATASET  # noqa: E402
 from assistant.eval.squad import FOLDS, TEST_FOLD, squad_files  # noqa: E402
 from assistant.extractive import CALIBRATION_FILE  # noqa: E402
+from assistant.reader import OUT_OF_FOLD_DIR, Reader  # noqa: E402
+
+
+def fit_readers(shipped, folder: Path):
+    """With a reader, who reads each question (calibration.OutOfFold); None without one."""
+    if shipped is None:
+        return None
+    halves = [folder / f"half{h}" for h in (0, 1)]
+    missing = [str(h) for h in halves if not (h / "adapter_model.safetensors").exists()]
+    if missing:
+        sys.exit(f"the calibration of a reader fits on out-of-fold scores, and {', '.join(missing)} "
+                 "holds no adapter: run `make train-reader` (it trains the shipped reader and both halves)")
+    return OutOfFold(shipped, [Reader(h) for h in halves])
 
 
 def main() -> None:
@@ -61,6 +75,8 @@ def main() -> None:
                     help="use every N-th question of each set: a quick look while developing (the shipped file uses all)")
     ap.add_argument("--ablate", type=Path, default=None,
                     help="also refit with each hand-written rule switched off; write the held-out table here (JSON)")
+    ap.add_argument("--out-of-fold", type=Path, default=OUT_OF_FOLD_DIR,
+                    help="the half-trained readers (half0/, half1/) whose scores the fit data gets, with a reader")
     ap.add_argument("--check", action="store_true",
                     help="recompute and exit 1 when the shipped file is not what today's code produces")
     args = ap.parse_args()
@@ -74,13 +90,14 @@ def main() -> None:
     by_id = {d.id: d for d in flat_docs}
     even = list(flat_rows(by_id, flat_cases[0::2]))[::args.sample]
     odd = list(flat_rows(by_id, flat_cases[1::2]))[::args.sample]
-    squad = collect_squad(args.cache, emb, args.k, args.sample)
+    readers = fit_readers(article.answerer.reader, args.out_of_fold)
+    squad = collect_squad(args.cache, emb, args.k, args.sample, readers=readers)
     # The silence readers meet, reported (not fitted on): questions asked of a document they were
     # not written for. Only the held-out fold's are collected.
     moved = collect_squad_moved(args.cache, emb, args.k, args.sample * 2, folds=(TEST_FOLD,))
     print(f"collected in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
-    one_article_fit = collect(article, list(article_rows(article, "fit")), args.k)
+    one_article_fit = collect(article, list(article_rows(article, "fit")), args.k, readers=readers)
     held = {
         "article_test": collect(article, list(article_rows(article, "test")), args.k),
         "squad_test_fold": [g for g in squad if g.fold == TEST_FOLD],
@@ -94,8 +111,8 @@ def main() -> None:
     # own. Every set weighs the same: 3,000 SQuAD questions would otherwise drown the article's 50.
     settings = {"article_fit": None, "squad_fit": None,
                 "clapnq_even_rows": "many", "clapnq_even_rows_alone": "whole"}
-    clap_fit = {"clapnq_even_rows": collect(flat, even, args.k),
-                "clapnq_even_rows_alone": collect(flat, even, args.k, alone=True)}
+    clap_fit = {"clapnq_even_rows": collect(flat, even, args.k, readers=readers),
+                "clapnq_even_rows_alone": collect(flat, even, args.k, alone=True, readers=readers)}
 
 
     def train(without_fold: int) -> dict[str, list[Group]]:
@@ -116,6 +133,8 @@ def main() -> None:
         "how": "scripts/calibrate.py: listwise softmax ranker, logistic gate, threshold per setting by grid search",
         "model": model_id(emb),  # the weights hold for this embedding model only
         "reader": article.answerer.reader.id if article.answerer.reader else None,  # ... and this reader
+        # ... whose gate and ranker were fitted on these half-trained readers' scores
+        **({"reader_out_of_fold": [r.id for r in readers.halves]} if readers else {}),
         "data": digest([DEFAULT_DATASET, clapnq, *squad_files(BENCHMARKS)]),
         "params": {"weights": params.weights, "gate_weights": params.gate_weights,
                    "gate_bias": params.gate_bias, "threshold": params.threshold,

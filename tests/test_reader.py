@@ -199,3 +199,38 @@ def test_a_follow_up_is_read_as_its_rewrite(bot):
     answerer.candidates(question, bot.retrieve(question.query, k=5), bot.documents)
     assert fake.calls[0][0] == question.answer_query
     assert "tea" in question.answer_query.lower()
+
+
+# -- out-of-fold calibration ------------------------------------------------------------------------
+
+def test_fit_questions_split_into_halves_by_squad_fold_else_by_a_stable_hash():
+    from assistant.eval.train_reader import half_of, without_half
+
+    assert half_of("anything", 0) == 0 and half_of("anything", 1) == 1
+    halves = {half_of(f"question {i}") for i in range(20)}
+    assert halves == {0, 1}  # both halves get questions
+    assert half_of("question 3") == half_of("question 3")  # the same question: the same half
+    lists = [{"set": "clapnq_even", "query": f"question {i}"} for i in range(20)]
+    kept = without_half(lists, 0)
+    assert kept and all(half_of(e["query"]) == 1 for e in kept)
+    assert len(kept) + len(without_half(lists, 1)) == len(lists)
+
+
+def test_the_fit_data_is_read_by_the_reader_that_never_saw_its_half(bot):
+    from assistant.eval.calibration import OutOfFold, collect
+    from assistant.eval.squad import TEST_FOLD
+    from assistant.eval.train_reader import half_of
+
+    shipped, halves = KeywordReader("tea"), [KeywordReader("tea"), KeywordReader("tea")]
+    readers = OutOfFold(shipped, halves)
+    assert readers("q", TEST_FOLD) is shipped
+    assert readers("q", 0) is halves[0] and readers("q", 1) is halves[1]
+    own = bot.answerer.reader
+    rows = [(parse(q), True, []) for q in ("Where does tea grow?", "When did tea reach Europe?")]
+    groups = collect(bot, rows, 3, readers=readers)
+    for g in groups:
+        reader = halves[half_of(g.query)]
+        assert any(question == g.query for question, _ in reader.calls)
+        assert any(c.features["read"] for c in g.cands)
+    assert not shipped.calls  # no fit question was read by the shipped reader
+    assert bot.answerer.reader is own  # the bot's own reader is back afterwards

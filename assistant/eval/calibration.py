@@ -9,12 +9,14 @@ Fit on (the "fit" data):
 Reported, never fitted on: the article `test` part, SQuAD fold 2 (5 articles; own and moved),
 ClapNQ's odd rows (crowded, alone, and moved: each question asked of another passage, the
 silence readers meet), and a 3-fold cross-validation by SQuAD article (each
-fold fitted without its articles; the reader itself was trained on folds 0-1, so only fold 2 is
-out of sample for it).
+fold fitted without its articles).
 
 With a reader (reader.py, ASSISTANT_READER), its logit is a ranker feature and its P(some
 candidate answers) a gate feature: the calibration is fitted for one reader (or none), named by
-its adapter's hash.
+its adapter's hash. The reader was trained on the fit data, where its scores are sharper than on
+new documents; fitted on those, the gate trusted them and refused held-out answers. So each fit
+question is read by a reader trained without its half of the fit data (OutOfFold; the halves are
+SQuAD folds 0 and 1, and a hash of the question elsewhere), and held-out ones by the shipped reader.
 
 Every retrieved sentence is a candidate, labelled by whether it overlaps gold evidence. The
 ranker is a softmax over each question's candidates (listwise: it learns to put the gold sentence
@@ -124,31 +126,42 @@ def own_passages(bot, doc_id: str, query: str, k: int) -> list[Passage]:
             for i in np.argsort(-sims)[:k]]
 
 
-def collect(bot, rows, k, alone: bool = False, fold: int = -1) -> list[Group]:
+def collect(bot, rows, k, alone: bool = False, fold: int = -1, readers=None) -> list[Group]:
     """Candidates with features and labels, one Group per question.
 
     alone: ask each question of its gold document only (rows then carry the doc id).
+    readers: (query, fold) -> the reader to read this question with (OutOfFold), else the bot's.
     """
     out = []
     docs = bot.documents
     by_id = {d.id: d for d in docs}
-    for question, answerable, gold, *doc_id in rows:
-        if not question.query:  # only instructions to the assistant: the chain retrieves nothing
-            cands = []
-        elif alone:
-            passages = own_passages(bot, doc_id[0], question.query, k)
-            cands = bot.answerer.candidates(question, passages, [by_id[doc_id[0]]])
-        else:
-            # as the chain does
-            passages = bot.retriever.with_title(bot.retriever.search(question.query, k, field=question.query_field))
-            cands = bot.answerer.candidates(question, passages, docs)
-        labels = [any(d == c.span.doc_id and m.overlaps((c.span.start, c.span.end), (s, e)) for d, s, e in gold)
-                  for c in cands]
-        out.append(Group(answerable, cands, labels, fold, query=question.answer_query))
+    own_reader = bot.answerer.reader
+    try:
+        for question, answerable, gold, *doc_id in rows:
+            if readers is not None:
+                bot.answerer.reader = readers(question.answer_query, fold)
+            out.append(_group(bot, question, answerable, gold, doc_id, k, alone, fold, docs, by_id))
+    finally:
+        bot.answerer.reader = own_reader
     return out
 
 
-def collect_squad(cache: Path, embeddings, k: int, sample: int = 1) -> list[Group]:
+def _group(bot, question, answerable, gold, doc_id, k, alone, fold, docs, by_id) -> Group:
+    if not question.query:  # only instructions to the assistant: the chain retrieves nothing
+        cands = []
+    elif alone:
+        passages = own_passages(bot, doc_id[0], question.query, k)
+        cands = bot.answerer.candidates(question, passages, [by_id[doc_id[0]]])
+    else:
+        # as the chain does
+        passages = bot.retriever.with_title(bot.retriever.search(question.query, k, field=question.query_field))
+        cands = bot.answerer.candidates(question, passages, docs)
+    labels = [any(d == c.span.doc_id and m.overlaps((c.span.start, c.span.end), (s, e)) for d, s, e in gold)
+              for c in cands]
+    return Group(answerable, cands, labels, fold, query=question.answer_query)
+
+
+def collect_squad(cache: Path, embeddings, k: int, sample: int = 1, readers=None) -> list[Group]:
     """Every SQuAD question asked of its own article alone, as `assistant eval --squad` does."""
     docs, cases = load_squad(*squad_files(BENCHMARKS))
     out = []
@@ -159,12 +172,12 @@ def collect_squad(cache: Path, embeddings, k: int, sample: int = 1) -> list[Grou
         for c in [c for c in cases if c.doc_id == doc.id][::sample]:
             gold = [(doc.id, s, e) for s, e in c.spans]
             rows.append((parse(c.question), not c.impossible, gold))
-        out += collect(bot, rows, k, fold=fold_of(position))
+        out += collect(bot, rows, k, fold=fold_of(position), readers=readers)
     return out
 
 
 def collect_squad_moved(cache: Path, embeddings, k: int, sample: int = 1,
-                        folds: tuple[int, ...] | None = None) -> list[Group]:
+                        folds: tuple[int, ...] | None = None, readers=None) -> list[Group]:
     """The silence readers meet: each SQuAD question (of these folds) asked of another article
     of its fold (alone), which it was not written for and no sentence of which answers it."""
     docs, cases = load_squad(*squad_files(BENCHMARKS))
@@ -179,8 +192,24 @@ def collect_squad_moved(cache: Path, embeddings, k: int, sample: int = 1,
         other = docs.index(target)
         bot = Assistant.from_documents([target], index_dir=cache / "squad" / f"a{other:02d}", embeddings=embeddings)
         rows = [(parse(c.question), False, []) for c in [c for c in cases if c.doc_id == doc.id][::sample]]
-        out += collect(bot, rows, k, fold=fold_of(position))
+        out += collect(bot, rows, k, fold=fold_of(position), readers=readers)
     return out
+
+
+@dataclass
+class OutOfFold:
+    """Who reads each question while fitting: on the fit data, the reader trained without that
+    question's half (train_reader.half_of), so the gate and ranker are fitted on scores like those
+    of questions the reader never saw; on held-out data (SQuAD's test fold), the shipped reader."""
+
+    shipped: object
+    halves: list
+
+    def __call__(self, query: str, fold: int):
+        from .squad import TEST_FOLD
+        from .train_reader import half_of
+
+        return self.shipped if fold == TEST_FOLD else self.halves[half_of(query, fold)]
 
 
 def moved_rows(rows: list) -> list:

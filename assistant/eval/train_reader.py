@@ -14,6 +14,7 @@ Held out: the article `test` part, SQuAD fold 2 (own and moved), ClapNQ's odd ro
 ways). MTRAG is not trained on: all 20 conversations stay held out.
 
     python -m assistant.eval.train_reader            # data (cached), train, write assistant/reader_adapter/
+    python -m assistant.eval.train_reader --without-half 0   # ... reader_adapter/out_of_fold/half0/
     python -m assistant.eval.train_reader --eval-only --adapter DIR
 """
 
@@ -25,11 +26,12 @@ import math
 import random
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ..reader import NO_ANSWER, READER_DIR, reader_text
+from ..reader import NO_ANSWER, OUT_OF_FOLD_DIR, READER_DIR, reader_text
 
 ROOT = Path(__file__).resolve().parents[2]
 FIT_SETS = ("article_fit", "squad_fit", "squad_moved_fit", "clapnq_even", "clapnq_even_alone", "clapnq_even_moved")
@@ -112,6 +114,33 @@ def _build(cache: Path, k: int, sample: int) -> list[dict]:
         "clapnq_odd_moved": collect(flat, moved_rows(odd), k, alone=True),
     }
     return [e for name, groups in sets.items() for e in examples_of(name, groups)]
+
+
+# -- out-of-fold halves -----------------------------------------------------------------------------
+
+def half_of(query: str, fold: int = -1) -> int:
+    """Which half of the fit data a question falls in: its SQuAD fold (0 or 1, by article), else a
+    stable hash of its text (so a ClapNQ question asked of its own passage and moved stays in one
+    half). The calibration fits on reader scores of a reader trained on the other half only."""
+    return fold if fold in (0, 1) else zlib.crc32(query.encode("utf-8")) % 2
+
+
+def squad_folds() -> dict[str, int]:
+    """The SQuAD fold of each question, keyed by the query the answerer reads."""
+    from ..question import parse
+    from .calibration import BENCHMARKS
+    from .squad import fold_of, load_squad, squad_files
+
+    docs, cases = load_squad(*squad_files(BENCHMARKS))
+    position = {d.id: i for i, d in enumerate(docs)}
+    return {parse(c.question).answer_query: fold_of(position[c.doc_id]) for c in cases}
+
+
+def without_half(examples: list[dict], half: int) -> list[dict]:
+    """The lists of the other half: what the reader that scores `half` is trained on."""
+    folds = squad_folds()
+    return [e for e in examples if half_of(e["query"], folds.get(e["query"], -1)
+                                           if e["set"].startswith("squad") else -1) != half]
 
 
 def thinned(examples: list[dict]) -> list[dict]:
@@ -277,14 +306,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cache", type=Path, default=ROOT / ".assistant" / "calibration")
     ap.add_argument("--data", type=Path, default=ROOT / "reports" / "reader" / "data.jsonl",
                     help="the lists (built from the benchmarks when missing)")
-    ap.add_argument("--out", type=Path, default=READER_DIR)
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default: the package's reader_adapter/ (with --without-half N: its out_of_fold/halfN/)")
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--without-half", type=int, choices=(0, 1), default=None,
+                    help="train on the other half of the fit data only (half_of): a reader for out-of-fold calibration")
     ap.add_argument("--eval-only", action="store_true", help="score --out on the held-out lists, do not train")
-    ap.add_argument("--report", type=Path, default=ROOT / "reports" / "reader" / "heldout.json")
+    ap.add_argument("--report", type=Path, default=None, help="default: reports/reader/heldout[_halfN].json")
     ap.add_argument("--limit", type=int, default=None, help="score at most this many lists of each held-out set")
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = READER_DIR if args.without_half is None else OUT_OF_FOLD_DIR / f"half{args.without_half}"
+    if args.report is None:
+        suffix = "" if args.without_half is None else f"_half{args.without_half}"
+        args.report = ROOT / "reports" / "reader" / f"heldout{suffix}.json"
     t0 = time.perf_counter()
     if not args.data.exists():
         examples = build(args.cache)
@@ -294,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     examples = read_examples(args.data)
     if not args.eval_only:
         fit = thinned([e for e in examples if e["set"] in FIT_SETS])
+        if args.without_half is not None:
+            fit = without_half(fit, args.without_half)
         print(f"training on {len(trainable(fit))} lists", file=sys.stderr)
         train(fit, args.out, epochs=args.epochs, seed=args.seed, max_steps=args.max_steps,
               log=lambda s: print(s, file=sys.stderr))
