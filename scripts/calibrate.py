@@ -77,6 +77,8 @@ def main() -> None:
                     help="also refit with each hand-written rule switched off; write the held-out table here (JSON)")
     ap.add_argument("--out-of-fold", type=Path, default=OUT_OF_FOLD_DIR,
                     help="the half-trained readers (half0/, half1/) whose scores the fit data gets, with a reader")
+    ap.add_argument("--fit-moved", action="store_true",
+                    help="also fit on fit questions moved to another document (the silence readers meet)")
     ap.add_argument("--check", action="store_true",
                     help="recompute and exit 1 when the shipped file is not what today's code produces")
     args = ap.parse_args()
@@ -92,9 +94,10 @@ def main() -> None:
     odd = list(flat_rows(by_id, flat_cases[1::2]))[::args.sample]
     readers = fit_readers(article.answerer.reader, args.out_of_fold)
     squad = collect_squad(args.cache, emb, args.k, args.sample, readers=readers)
-    # The silence readers meet, reported (not fitted on): questions asked of a document they were
-    # not written for. Only the held-out fold's are collected.
-    moved = collect_squad_moved(args.cache, emb, args.k, args.sample * 2, folds=(TEST_FOLD,))
+    # The silence readers meet: questions asked of a document they were not written for. Reported;
+    # fitted on too with --fit-moved (the fit folds' questions, and ClapNQ's even rows).
+    moved = collect_squad_moved(args.cache, emb, args.k, args.sample * 2,
+                                folds=tuple(range(FOLDS)) if args.fit_moved else (TEST_FOLD,), readers=readers)
     print(f"collected in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
     one_article_fit = collect(article, list(article_rows(article, "fit")), args.k, readers=readers)
@@ -113,11 +116,15 @@ def main() -> None:
                 "clapnq_even_rows": "many", "clapnq_even_rows_alone": "whole"}
     clap_fit = {"clapnq_even_rows": collect(flat, even, args.k, readers=readers),
                 "clapnq_even_rows_alone": collect(flat, even, args.k, alone=True, readers=readers)}
+    if args.fit_moved:
+        settings |= {"squad_moved_fit": None, "clapnq_even_rows_moved": "whole"}
+        clap_fit["clapnq_even_rows_moved"] = collect(flat, moved_rows(even), args.k, alone=True, readers=readers)
 
 
     def train(without_fold: int) -> dict[str, list[Group]]:
+        moved_fit = {"squad_moved_fit": [g for g in moved if g.fold != without_fold]} if args.fit_moved else {}
         return {"article_fit": one_article_fit, "squad_fit": [g for g in squad if g.fold != without_fold],
-                **clap_fit}
+                **moved_fit, **clap_fit}
 
     params = fit(train(TEST_FOLD), settings, args.tolerance)
     fitted = {name: report(groups, params) for name, groups in train(TEST_FOLD).items()}
