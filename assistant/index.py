@@ -235,6 +235,21 @@ class Index:
     def _collections(self):
         if self._cols is not None:
             return self._cols
+        for attempt in range(3):
+            try:
+                return self._open_collections()
+            except IndexStoreError as exc:
+                # Two processes creating one new embedded store at once: the slower one finds the
+                # tables the other just made ("table collections already exists"). Opening again
+                # finds them whole.
+                if attempt == 2 or not self._owns_client or self.settings.chroma_url or "already exists" not in str(exc):
+                    raise
+                forget_system(self.settings.index_dir / "chroma")
+                self.client = None
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
+
+    def _open_collections(self):
         with self._store("opening the collections"):
             if self.client is None:
                 self.client = make_client(self.settings)
