@@ -12,6 +12,7 @@ from contextlib import contextmanager, suppress
 import pytest
 from conftest import ARTICLE_PATH
 from fakes import CountingEmbeddings
+from test_chroma_server import chroma_url  # noqa: F401, F811  (the real-server fixture)
 
 from assistant.config import Settings
 from assistant.errors import IndexStoreError
@@ -123,7 +124,7 @@ def test_the_timeout_is_a_setting_with_a_checked_value(monkeypatch):
 
 
 @pytest.mark.integration
-def test_a_server_that_hangs_mid_run_times_out_and_the_ui_keeps_answering(tmp_path, chroma_url):
+def test_a_server_that_hangs_mid_run_times_out_and_the_ui_keeps_answering(tmp_path, chroma_url):  # noqa: F811
     """A real Chroma server behind a proxy that freezes: an upload fails after the timeout with
     the message on the page, the chats in flight are answered meanwhile, and once the server
     answers again the same assistant uploads without a restart."""
@@ -173,13 +174,3 @@ def test_a_server_that_hangs_mid_run_times_out_and_the_ui_keeps_answering(tmp_pa
               f"10 chats answered in {chatted:.2f} s meanwhile")
 
 
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory):
-    from test_chroma_server import free_port, start_server, stop_server
-
-    port = free_port()
-    proc = start_server(tmp_path_factory.mktemp("chroma-data"), port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_server(proc)

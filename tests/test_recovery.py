@@ -199,6 +199,19 @@ def test_missing_index_folder_is_a_first_use(tmp_path):
 
 
 # -- kill -9 during an ingest ------------------------------------------------------------
+def kill_when_stored(proc, index_dir, count: int, timeout: float) -> None:
+    """SIGKILL a writing process once the store holds `count` vectors (it must still be running)."""
+    try:
+        deadline = time.monotonic() + timeout
+        while stored_count(index_dir) < count:
+            assert proc.poll() is None, "the writer ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+
+
 def stored_count(index_dir: Path) -> int:
     """Vectors in the embedded store, read straight from SQLite (the writer is another process)."""
     db = index_dir / "chroma" / "chroma.sqlite3"
@@ -236,15 +249,7 @@ def test_kill_9_during_an_ingest_leaves_exactly_the_registered_vectors(tmp_path,
         write_corpus(folder, word="item")
     proc = subprocess.Popen([str(ASSISTANT), "ingest", str(folder)], env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while stored_count(index_dir) < base + kill_at:
-            assert proc.poll() is None, "the ingest ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    kill_when_stored(proc, index_dir, base + kill_at, 60)
     assert proc.returncode == -signal.SIGKILL
     at_kill = stored_count(index_dir)
     assert base < at_kill < base + 1410  # really killed half-way (30 docs = 1410 spans)
