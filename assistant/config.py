@@ -34,11 +34,11 @@ class Settings:
     # Backends `Assistant.with_llm` may switch to beyond extractive, the configured one and the
     # packaged SmolLM2 (comma-separated): a UI visitor must not load files or spend the key.
     ui_llms: str = ""
-    # The cross-encoder that reads question and sentence together (reader.py): "none" (default:
-    # the first trained reader lost held-out answers, docs/reader.md), "shipped" (the adapter
-    # `make train-reader` writes into the package), or an adapter folder. calibration.json is
-    # fitted for one reader; another one falls back to hand-set weights until `make calibrate`.
-    reader: str = "none"
+    # The cross-encoder that reads question and sentence together (reader.py): "shipped" (the
+    # adapter `make train-reader` writes into the package), "none" (the overlap features alone),
+    # or an adapter folder. calibration.json is fitted for one reader; another one (or none)
+    # falls back to hand-set weights until `make calibrate`.
+    reader: str = "shipped"
     # Visitors of the web UI may add and remove documents; 0 serves a read-only library.
     ui_uploads: bool = True
     upload_max_mb: int = 10  # one uploaded file

@@ -88,3 +88,17 @@ def test_differences_name_the_leaves_that_differ(calibrate):
     assert calibrate.differences(shipped, computed, 2e-4) == [
         ("held_out[1]", 0.7, 0.6), ("params.threshold", 0.14, 0.15)]
     assert calibrate.differences(shipped, shipped, 2e-4) == []
+
+
+def test_the_full_fit_and_the_sample_ci_recomputes_were_fitted_for_the_same_inputs():
+    import json
+
+    from assistant.extractive import CALIBRATION_FILE
+    from assistant.reader import adapter_id
+
+    full = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    sample = json.loads((ROOT / "corpus" / "eval" / "calibration_check.json").read_text(encoding="utf-8"))
+    for key in ("how", "model", "reader", "reader_out_of_fold", "data"):
+        assert full.get(key) == sample.get(key), key
+    assert full["reader"] == adapter_id()  # the fit is for the reader in the package
+    assert full["params"] != sample["params"]  # the sample is a fit of its own, not a copy

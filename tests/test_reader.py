@@ -184,15 +184,19 @@ def test_training_lowers_the_loss_and_writes_an_adapter_that_loads_the_same_twic
 
 
 @pytest.mark.integration
-def test_the_default_assistant_reads_without_a_reader_and_its_calibration_says_so(real_bot):
+def test_the_default_assistant_reads_with_the_shipped_reader_its_calibration_was_fitted_for(real_bot):
     from assistant.extractive import CALIBRATION_FILE
+    from assistant.reader import READER_DIR, adapter_id
 
-    # The first trained reader lost held-out answers (docs/reader.md): none is on by default,
-    # and the shipped calibration is the one fitted without it.
-    assert real_bot.answerer.reader is None
-    assert json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))["reader"] is None
-    assert real_bot.answerer.params.weights.get("reader", 0.0) == 0.0
-    assert real_bot.answerer.params != Params()  # the calibrated weights, not the hand-set ones
+    reader = real_bot.answerer.reader
+    assert reader is not None and reader.id == adapter_id() == adapter_id(READER_DIR)
+    shipped = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    assert shipped["reader"] == reader.id
+    # ... fitted on the scores of the two half readers that ship beside it
+    assert shipped["reader_out_of_fold"] == [adapter_id(READER_DIR / "out_of_fold" / f"half{h}") for h in (0, 1)]
+    assert real_bot.answerer.params.weights["reader"] != 0.0  # the calibrated weights, reader included
+    answer = real_bot.ask("Which TPU generations is OpenAI using?")
+    assert not answer.abstained and "v5e" in answer.text
 
 
 def test_a_follow_up_is_read_as_its_rewrite(bot):
