@@ -164,13 +164,13 @@ def test_wrong_sentence_answers_are_valid_citations(real_bot, real):
 def test_wrong_sentence_changes_only_what_is_cited(wrong, real):
     metrics, results = wrong
     base, base_results = real
-    # Same answer/abstain decisions as the real answerer, and the same retrieval for every question
-    # asked without history (a follow-up borrows words of the previous answer, wrong here) ...
-    assert [r.abstained for r in results] == [r.abstained for r in base_results]
-    for name in ("abstention_f1", "abstention_precision", "abstention_recall"):
-        assert metrics[name] == base[name], name
-    first = [(r.retrieved, b.retrieved) for r, b in zip(results, base_results, strict=True) if r.case.turn == 0]
-    assert len(first) >= 30 and all(mine == theirs for mine, theirs in first)
+    # The same retrieval and the same answer/abstain decision as the real answerer for every
+    # question asked without history (a follow-up borrows words of the previous answer, wrong
+    # here, so its retrieval and, with the reader, its decision may differ) ...
+    first = [(r, b) for r, b in zip(results, base_results, strict=True) if r.case.turn == 0]
+    assert len(first) >= 30
+    assert all(mine.retrieved == theirs.retrieved for mine, theirs in first)
+    assert [mine.abstained for mine, _ in first] == [theirs.abstained for _, theirs in first]
     # ... exact quotes, one per answer ...
     assert metrics["quote_exactness"] == 1.0
     assert all(len(r.cited) == (0 if r.abstained else 1) for r in results)
