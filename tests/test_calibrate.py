@@ -90,7 +90,7 @@ def test_differences_name_the_leaves_that_differ(calibrate):
     assert calibrate.differences(shipped, shipped, 2e-4) == []
 
 
-def test_the_full_fit_and_the_sample_ci_recomputes_were_fitted_for_the_same_inputs():
+def test_the_full_fit_and_the_sample_ci_recomputes_were_fitted_for_the_same_inputs(calibrate):
     import json
 
     from assistant.extractive import CALIBRATION_FILE
@@ -98,7 +98,7 @@ def test_the_full_fit_and_the_sample_ci_recomputes_were_fitted_for_the_same_inpu
 
     full = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     sample = json.loads((ROOT / "corpus" / "eval" / "calibration_check.json").read_text(encoding="utf-8"))
-    for key in ("how", "model", "reader", "reader_out_of_fold", "data"):
+    for key in calibrate.INPUTS:
         assert full.get(key) == sample.get(key), key
     assert full["reader"] == adapter_id()  # the fit is for the reader in the package
     assert full["params"] != sample["params"]  # the sample is a fit of its own, not a copy

@@ -189,7 +189,7 @@ def test_the_default_assistant_reads_with_the_shipped_reader_its_calibration_was
     from assistant.reader import READER_DIR, adapter_id
 
     reader = real_bot.answerer.reader
-    assert reader is not None and reader.id == adapter_id() == adapter_id(READER_DIR)
+    assert reader is not None and reader.id == adapter_id(READER_DIR)
     shipped = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     assert shipped["reader"] == reader.id
     # ... fitted on the scores of the two half readers that ship beside it

@@ -59,6 +59,9 @@ from .squad import FOLDS, fold_of, load_squad, squad_files
 
 BENCHMARKS = benchmarks_dir()
 MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+# What a fit is for (calibration.json's keys): CI's sampled check fails when the full fit was
+# fitted for other inputs than the sample it recomputes.
+INPUTS = ("how", "model", "reader", "reader_out_of_fold", "data")
 THRESHOLDS = np.round(np.arange(0.05, 0.95, 0.01), 2)
 # In the one-article setting (the product's: a reader asking one article) at most this share of
 # the answerable fit questions may be refused: a reader would rather get an answer than a
