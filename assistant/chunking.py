@@ -155,38 +155,38 @@ def chunks(doc: Document, chunk_size: int = 600, chunk_overlap: int = 100) -> li
     out: list[Span] = []
     for sec_start, sec_end in sections(doc.blocks) or [(0, len(doc.text))]:
         section = doc.text[sec_start:sec_end]
-        prev_start, prev_end = -1, 0
+        reach = 0
+        placed: list[tuple[int, int]] = []
         for piece in splitter.create_documents([section]):
-            local = _place(section, piece.page_content, piece.metadata["start_index"], prev_start, prev_end)
+            local = _place(section, piece.page_content, reach)
             if local < 0:
                 continue
-            prev_start, prev_end = local, local + len(piece.page_content)
-            s, e = _trimmed(doc.text, sec_start + local, sec_start + prev_end)
+            reach = local + len(piece.page_content)
+            placed.append((local, reach))
+        for local, local_end in sorted(placed):
+            s, e = _trimmed(doc.text, sec_start + local, sec_start + local_end)
             if e > s:
                 out.append(Span(doc.id, s, e, doc.text[s:e]))
     return out
 
 
-def _place(section: str, content: str, guess: int, prev_start: int, prev_end: int) -> int:
-    """Where a chunk sits: at or after the previous chunk's start, ending past its end.
+def _place(section: str, content: str, reach: int) -> int:
+    """Where a chunk sits: the copy of its text that carries coverage furthest past `reach`.
 
-    LangChain's start_index searches from inside the overlap, so a chunk whose text also
-    occurs there can be placed at the earlier copy, leaving the real text in no chunk.
+    The splitter's own start_index searches from inside the overlap, so a chunk whose text also
+    occurs there ("the\nthe" in "the\nthe\nthe") lands on the earlier copy and leaves the real
+    text in no chunk. Chunks follow one another with at most whitespace between them, so the
+    candidates are the copies that start no later than `reach` (past whitespace) and end after it;
+    taking the one that ends furthest never loses text a later chunk could have covered (a larger
+    reach only lets later chunks skip). A piece already covered (the splitter re-emits one now and
+    then) places nowhere (-1) and is dropped.
     """
-    # A chunk may share the previous chunk's start when it runs further: the splitter can
-    # emit a short piece and then a longer one from the same place.
-    def fits(at: int) -> bool:
-        return at >= prev_start and at + len(content) > prev_end and section.startswith(content, at)
-
-    if fits(guess):
-        return guess
-    # Chunks follow one another: the next one starts no later than the previous one's end, past
-    # whitespace. A copy further on is other text; a piece the previous chunk already holds
-    # (the splitter re-emits one now and then) places nowhere (-1) and is dropped.
-    at = section.find(content, max(prev_start, 0))
-    while at >= 0 and not (fits(at) and not section[prev_end:at].strip()):
+    best = -1
+    at = section.find(content, max(reach - len(content) + 1, 0))
+    while at >= 0 and (at <= reach or not section[reach:at].strip()):
+        best = at
         at = section.find(content, at + 1)
-    return at
+    return best
 
 
 # -- document structure: lists and referents ---------------------------------------------

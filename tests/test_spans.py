@@ -149,6 +149,8 @@ LOST_TAIL = "the cat sat on the mat and then the dog came in to see the cat. the
          (120, 30))
 # The splitter emitted "the cloud" and then a longer piece from the same start, which was dropped.
 @example("the\nthe.  the cloud \u3000**bold**\t(aside)\txxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.  the\n", (60, 10))
+# The last chunk "the\nthe" also occurs inside the overlap; placed there, the final "the" was lost.
+@example("the\nthe the the the the the the the [link](http://x.y/z) the\nthe\nthe\n\n", (60, 10))
 def test_chunks_cover_every_visible_character(text, sizes):
     size, overlap = sizes
     doc = Document("d", text)
