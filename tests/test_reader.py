@@ -184,6 +184,28 @@ def test_training_lowers_the_loss_and_writes_an_adapter_that_loads_the_same_twic
 
 
 @pytest.mark.integration
+def test_the_onnx_reader_scores_as_the_torch_model_it_was_exported_from(tmp_path, monkeypatch):
+    import torch
+
+    from assistant.reader import MAX_LENGTH, merged_model
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # a fresh export, not a stale cache
+    reader = Reader()
+    question, texts = "When did tea reach Europe?", [reader_text(t, "Tea") for t in DOC.text.split(". ")]
+    z = reader.scores(question, texts)
+    assert reader.onnx_path.is_file() and reader.onnx_path.parent == tmp_path / "cache" / "article-assistant"
+    assert reader.id in reader.onnx_path.name
+    model, tokenizer = merged_model()
+    enc = tokenizer([question] * len(texts), texts, truncation="longest_first", max_length=MAX_LENGTH,
+                    padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        expected = model(**enc).logits[:, 0].numpy()
+    # The calibration was fitted on torch's scores; its check tolerates 2e-4 in the fitted weights.
+    assert np.abs(z - expected).max() < 1e-4
+    assert int(np.argmax(z)) == 5  # "Tea reached Europe in the seventeenth century"
+
+
+@pytest.mark.integration
 def test_the_default_assistant_reads_with_the_shipped_reader_its_calibration_was_fitted_for(real_bot):
     from assistant.extractive import CALIBRATION_FILE
     from assistant.reader import READER_DIR, adapter_id
