@@ -269,7 +269,16 @@ def _print_metrics(metrics: dict, limits: dict, title: str = "") -> None:
 
 
 @main.command()
-@click.option("--rounds", type=click.IntRange(min=5), default=50, show_default=True, help="Asks to time.")
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Files or a folder to ingest (as `assistant ingest` reads), or a .jsonl with doc_id and "
+                   "context per row (the shared SQuAD articles). Default: the article.")
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Questions to time, one a line (or a .jsonl with a question field). Default: the gold "
+                   "set's for the article, else sentences spread over the corpus.")
+@click.option("--rounds", type=click.IntRange(min=5), default=50, show_default=True, help="Warm asks to time.")
+@click.option("--cold-runs", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Fresh `assistant ask` processes to time against the import floor (0: skip).")
+@click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
 @click.option("--ui", "ui_load", is_flag=True,
               help="Instead: concurrent chat clients on the UI, against a trivial app streaming the same "
                    "shape, then on the UI again while uploads run (a copy of the article, added and removed).")
@@ -277,22 +286,31 @@ def _print_metrics(metrics: dict, limits: dict, title: str = "") -> None:
               help="With --ui: sessions asking at once.")
 @click.option("--seconds", type=click.FloatRange(min=1, max=600), default=20, show_default=True,
               help="With --ui: how long each app is loaded.")
-def bench(rounds: int, ui_load: bool, clients: int, seconds: float) -> None:
-    """Time warm asks against a plain Chroma similarity_search (or the UI under load); print JSON."""
-    from .api import Assistant
+def bench(corpus: Path | None, questions: Path | None, rounds: int, cold_runs: int, as_json: bool,
+          ui_load: bool, clients: int, seconds: float) -> None:
+    """Ingest, warm and cold asks, each as a ratio to its floor in the same run; print JSON."""
+    from .config import Settings
+    from .eval import bench as cb
     from .eval.gold import load_dataset
 
-    questions = [c.question for g in load_dataset() for c in g if not c.conversation]
-    bot = Assistant.open()
+    settings = Settings.load()
+    docs = cb.load_corpus(corpus or settings.corpus_dir)
+    if questions is not None:
+        asked = cb.load_questions(questions)
+    elif corpus is None:
+        asked = [c.question for g in load_dataset() for c in g if not c.conversation]
+    else:
+        asked = cb.sample_questions(docs, rounds)
     if ui_load:
+        from .api import Assistant
         from .eval.ui_load import run_ui_bench
 
+        bot = Assistant.open()
         bot.warm_up()  # as `assistant ui` does: the first clients must not pay for loading
-        click.echo(json.dumps(run_ui_bench(bot, questions, clients, seconds), indent=2))
+        click.echo(json.dumps(run_ui_bench(bot, asked, clients, seconds), indent=2))
         return
-    from .eval.bench import run_bench
-
-    click.echo(json.dumps(run_bench(bot, questions, rounds), indent=2))
+    result = {"corpus": str(corpus or settings.corpus_dir), **cb.run_corpus_bench(docs, asked, rounds, cold_runs)}
+    click.echo(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,7 @@ class Reader:
         self.id = adapter_id(adapter_dir)
         self._session = None
         self._tokenizer = None
+        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()  # UI sessions share one reader; inference is CPU-bound
 
     @classmethod
@@ -150,11 +152,14 @@ class Reader:
             if not self.onnx_path.exists():
                 export_onnx(self.adapter_dir, self.onnx_path)
             options = ort.SessionOptions()
-            # ONNX Runtime's threads spin after each run by default, taking the cores torch needs
-            # to embed the next query (measured: a warm ask 153 ms with spinning, see docs/reader.md).
+            # One pair is too small to split across cores: each core runs whole pairs, one thread
+            # per core (12 pairs: 74 ms, against 88 ms with both cores on every pair). And no
+            # spinning after a run: it took the cores torch needs to embed the next query.
+            options.intra_op_num_threads = 1
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(str(self.onnx_path), options,
                                                  providers=["CPUExecutionProvider"])
+            self._pool = ThreadPoolExecutor(max(1, os.cpu_count() or 1), thread_name_prefix="reader")
             self._tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
 
     def scores(self, question: str, texts: list[str]) -> np.ndarray:
@@ -167,8 +172,8 @@ class Reader:
                                   max_length=MAX_LENGTH)
             # One pair per run, unpadded: candidates differ in length by up to 4x, and padding a batch
             # to its longest pair nearly doubled the work (measured: 88 ms per 12 pairs, batched 132).
-            out = np.empty(len(texts), dtype=np.float32)
-            for i in range(len(texts)):
+            def run(i: int) -> float:
                 feed = {k: np.asarray([enc[k][i]], dtype=np.int64) for k in INPUTS}
-                out[i] = self._session.run(None, feed)[0][0, 0]
-        return out
+                return float(self._session.run(None, feed)[0][0, 0])
+
+            return np.asarray(list(self._pool.map(run, range(len(texts)))), dtype=np.float32)
