@@ -279,6 +279,13 @@ def _print_metrics(metrics: dict, limits: dict, title: str = "") -> None:
 @click.option("--cold-runs", type=click.IntRange(min=0), default=3, show_default=True,
               help="Fresh `assistant ask` processes to time against the import floor (0: skip).")
 @click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
+@click.option("--scale", default=None, metavar="SIZES",
+              help="Instead: the scale curve at these chunk counts (e.g. 1000,10000,100000): ingest "
+                   "throughput, ask and dense-search latency, recall@10 against exact search, peak RSS.")
+@click.option("--stores", default="embedded,server", show_default=True,
+              help="With --scale: embedded Chroma, a Chroma server (`chroma run`, started here), or both.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --scale: also draw the curve to this PNG.")
 @click.option("--ui", "ui_load", is_flag=True,
               help="Instead: concurrent chat clients on the UI, against a trivial app streaming the same "
                    "shape, then on the UI again while uploads run (a copy of the article, added and removed).")
@@ -287,8 +294,23 @@ def _print_metrics(metrics: dict, limits: dict, title: str = "") -> None:
 @click.option("--seconds", type=click.FloatRange(min=1, max=600), default=20, show_default=True,
               help="With --ui: how long each app is loaded.")
 def bench(corpus: Path | None, questions: Path | None, rounds: int, cold_runs: int, as_json: bool,
-          ui_load: bool, clients: int, seconds: float) -> None:
+          scale: str | None, stores: str, plot: Path | None, ui_load: bool, clients: int, seconds: float) -> None:
     """Ingest, warm and cold asks, each as a ratio to its floor in the same run; print JSON."""
+    if scale is not None:
+        from .eval import scale as sc
+
+        try:
+            sizes = [int(x) for x in scale.split(",")]
+        except ValueError:
+            raise click.BadParameter("give chunk counts separated by commas, e.g. 1000,10000", param_hint="--scale") from None
+        kinds = [x.strip() for x in stores.split(",")]
+        if not sizes or min(sizes) < 100 or not set(kinds) <= {"embedded", "server"}:
+            raise click.BadParameter("chunk counts of at least 100; stores from embedded,server")
+        result = sc.run_scale(sizes, kinds)
+        if plot is not None:
+            sc.plot(result, plot)
+        click.echo(json.dumps(result, indent=2))
+        return
     from .config import Settings
     from .eval import bench as cb
     from .eval.gold import load_dataset

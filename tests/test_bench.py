@@ -87,3 +87,24 @@ def test_the_ui_load_bench_reports_both_apps_and_their_ratio(tmp_path):
     assert [d.id for d in bot.documents] == [article.id]  # each bench upload was removed again
     # Both servers were stopped: nothing is left listening on the ports the bench used.
     assert result["ports_released"] is True
+
+
+def test_the_scale_curve_reports_each_point_and_the_ratios_between_sizes(tmp_path):
+    """Tiny sizes, both stores (a real `chroma run` is started and stopped): shape, not speed."""
+    from assistant.eval.scale import plot, run_scale
+
+    result = run_scale([100, 200], ["embedded", "server"], questions_n=4)
+    points = result["points"]
+    assert [(p["store"], p["size"]) for p in points] == [
+        ("embedded", 100), ("embedded", 200), ("server", 100), ("server", 200)]
+    for p in points:
+        assert p["chunks"] >= p["size"] * 0.8 and p["search"] == "exact"  # under EXACT_SEARCH_MAX
+        assert p["ingest_chunks_per_s"] > 0 and 0 < p["ask_ms"]["p50"] <= p["ask_ms"]["p95"]
+        assert p["peak_rss_mb"] > 100
+    assert all(p["server_peak_rss_mb"] > 0 for p in points if p["store"] == "server")
+    for store in ("embedded", "server"):
+        r = result["ratios"][store]
+        by = {p["size"]: p for p in points if p["store"] == store}
+        assert r["ask_p50_200_over_100"] == pytest.approx(by[200]["ask_ms"]["p50"] / by[100]["ask_ms"]["p50"])
+    plot(result, tmp_path / "scale.png")
+    assert (tmp_path / "scale.png").read_bytes()[:4] == b"\x89PNG"
