@@ -11,7 +11,7 @@ PIP_TORCH_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install llm run index test test-fast lint eval bench train-reader calibrate calibrate-check ablate-rules browser-deps clean
+.PHONY: install llm run index test test-fast lint eval bench bench-scale train-reader calibrate calibrate-check ablate-rules browser-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,8 +57,13 @@ lint: install
 eval: index
 	$(BIN)/assistant eval --report reports/article
 
-bench: index
-	$(BIN)/assistant bench
+bench: install
+	$(BIN)/assistant bench --json
+
+# The scale curve (about an hour on 2 cores): reports/scale.json and the plot in docs/.
+bench-scale: install
+	mkdir -p reports
+	HF_HUB_OFFLINE=1 $(BIN)/assistant bench --scale 1000,10000,100000 --plot docs/scale.png > reports/scale.json
 
 # Train the reader (assistant/reader_adapter/: a LoRA adapter on the packaged MiniLM) on the fit data of
 # the shared benchmarks, fixed seeds, and score it on the held-out lists (reports/reader/heldout.json);
