@@ -45,6 +45,7 @@ from .documents import Document, Skipped
 from .embeddings import model_id
 from .errors import DocumentError, IndexStoreError
 from .repair import forget_system, is_corrupt, move_aside, salvage
+from .span_cache import SpanCache
 
 try:
     import fcntl
@@ -181,6 +182,7 @@ class Index:
         self._changed = False  # whether the last registry reload found another process's changes
         self._added: dict[str, str] = {}  # doc id -> when its current text was first stored
         self._spans: dict[str, DocSpans] = {}
+        self._span_files = SpanCache(settings.index_dir / "spans", settings.chunk_size, settings.chunk_overlap)
         self._sentence_vectors: dict[str, np.ndarray] = {}
         self._chunk_matrix: tuple[int, list[str], np.ndarray] | None = None  # (version, ids, rows)
         self._docs: dict[str, Document] = self._read_registry()
@@ -323,6 +325,7 @@ class Index:
                     n_orphan += 1
             doomed.append(extra)
             self._incomplete |= {d for d, ids in expected.items() if not ids <= have.keys()}
+        self._span_files.keep_only(list(self._docs.values()))
         if not any(doomed):
             return
         with self._lock(blocking=False) as locked:
@@ -468,10 +471,14 @@ class Index:
         # Keyed by the Document object itself: a reader that computed an old version's spans
         # while a writer replaced the document cannot leave them behind as the new ones.
         if cached is None or cached.doc is not doc:
-            cached = DocSpans(doc, chunks(doc, self.settings.chunk_size, self.settings.chunk_overlap),
-                              sentences(doc))
+            cached = self._split(doc)
             self._spans[doc.id] = cached
         return cached
+
+    def _split(self, doc: Document) -> DocSpans:
+        """A document's spans: read back from the span files, else split and stored there."""
+        return self._span_files.load(doc) or self._span_files.save(
+            DocSpans(doc, chunks(doc, self.settings.chunk_size, self.settings.chunk_overlap), sentences(doc)))
 
     def all_chunks(self) -> list[Span]:
         """Every chunk of every document, in order."""
@@ -570,8 +577,7 @@ class Index:
         answering from the old one (or without the document), never from half of it.
         """
         old = self._docs.get(doc.id)
-        spans = DocSpans(doc, chunks(doc, self.settings.chunk_size, self.settings.chunk_overlap),
-                         sentences(doc))
+        spans = self._split(doc)
         pairs = ((self.chunk_col, spans.chunks), (self.sentence_col, spans.sentences))
         total = len({s.id for s in spans.chunks}) + len({s.id for s in spans.sentences})
         done = [0]

@@ -323,3 +323,48 @@ def test_the_model_and_its_caches_serve_one_thread_at_a_time(monkeypatch):
     alone = model.hashing.embed_documents(texts)
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(alone, together, strict=True))
     assert emb._token_rows == sum(len(t.tokens) for t in emb._token_cache.values())
+
+
+# -- span files: opening an index does not split every document again ----------------------
+
+def _no_splitting(monkeypatch):
+    import assistant.index as index_module
+
+    def refuse(*_a, **_k):
+        raise AssertionError("split again: the stored spans were not used")
+
+    monkeypatch.setattr(index_module, "sentences", refuse)
+    monkeypatch.setattr(index_module, "chunks", refuse)
+
+
+def test_reopening_reads_the_spans_back_instead_of_splitting_again(tmp_path, index, emb, monkeypatch, article):
+    index.add([CATS, article])
+    before = {d.id: index.spans(d.id) for d in (CATS, article)}
+    _no_splitting(monkeypatch)
+    reopened = Index(settings_for(tmp_path), emb)
+    for doc_id, spans in before.items():
+        again = reopened.spans(doc_id)
+        assert again.chunks == spans.chunks and again.sentences == spans.sentences  # text, offsets, context
+    assert reopened.add([CATS, article]).embedded == 0
+
+
+def test_a_changed_document_or_setting_is_split_again_and_old_span_files_go(tmp_path, index, emb):
+    index.add([CATS])
+    files = set((tmp_path / "idx" / "spans").glob("*.json"))
+    assert len(files) == 1
+    changed = Document("cats", CATS.text + "Cats purr when content.\n", title="Cats")
+    index.add([changed])
+    assert any("purr" in s.text for s in index.spans("cats").sentences)
+    smaller = Index(settings_for(tmp_path, chunk_size=60, chunk_overlap=10), emb)
+    assert max(len(c.text) for c in smaller.spans("cats").chunks) <= 60
+    # Opening keeps only the files of the documents (and settings) in the index now.
+    assert set((tmp_path / "idx" / "spans").glob("*.json")) == {smaller._span_files.path(changed)}
+
+
+def test_a_damaged_span_file_is_split_again_not_fatal(tmp_path, index, emb):
+    index.add([CATS])
+    expected = index.spans("cats")
+    for f in (tmp_path / "idx" / "spans").glob("*.json"):
+        f.write_text("{not json", encoding="utf-8")
+    reopened = Index(settings_for(tmp_path), emb)
+    assert reopened.spans("cats").sentences == expected.sentences
