@@ -142,6 +142,17 @@ class Reader:
         """The cached ONNX form of this reader."""
         return cache_dir() / f"reader-{self.id}-{ONNX_FORMAT}.onnx"
 
+    def load_in_background(self) -> None:
+        """Start loading now, on a daemon thread; the first `scores` waits for it."""
+        def load() -> None:
+            try:
+                with self._lock:
+                    self._load()
+            except Exception:  # noqa: BLE001 - the first `scores` loads again and raises the real error
+                pass
+
+        threading.Thread(target=load, name="reader-load", daemon=True).start()
+
     def _load(self) -> None:
         if self._session is None:
             import onnxruntime as ort
