@@ -555,11 +555,25 @@ class Index:
             raise IndexStoreError(f"duplicate document ids {sorted(dupes)}; give each document its own id")
         report = IngestReport(documents=len(documents), doc_ids=ids)
         stale: list[tuple[object, list[str]]] = []
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            # disable=None: shown on a terminal only, so logs and pipes stay clean.
+            bar = tqdm(total=len(documents), unit="doc", desc="ingesting", disable=None)
+        began, n_chunks = time.perf_counter(), 0
         with self._lock():
             try:
                 for doc in documents:
                     stale += self._add_one(doc, report, progress, on_progress, batch or _BATCH, pace)
+                    if bar is not None:
+                        n_chunks += len(self._spans_of(doc).chunks)
+                        bar.set_postfix(chunks_per_s=f"{n_chunks / max(time.perf_counter() - began, 1e-9):.0f}",
+                                        embedded=report.embedded, refresh=False)
+                        bar.update()
             finally:
+                if bar is not None:
+                    bar.close()
                 # Register what is fully stored before deleting what it replaced: killed at any
                 # point, the store holds extra vectors (deleted on the next open), never too few.
                 self._write_registry()
@@ -613,7 +627,7 @@ class Index:
         if progress and len(new) > batch:
             from tqdm import tqdm
 
-            batches = tqdm(batches, desc=f"embedding {doc_id}", unit="batch")
+            batches = tqdm(batches, desc=f"embedding {doc_id}", unit="batch", leave=False, disable=None)
         for b in batches:
             spans = new[b : b + batch]
             began = time.perf_counter()

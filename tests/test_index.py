@@ -368,3 +368,20 @@ def test_a_damaged_span_file_is_split_again_not_fatal(tmp_path, index, emb):
         f.write_text("{not json", encoding="utf-8")
     reopened = Index(settings_for(tmp_path), emb)
     assert reopened.spans("cats").sentences == expected.sentences
+
+
+def test_ingest_progress_shows_documents_and_chunks_per_second_on_a_terminal(index, monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    shown = Terminal()
+    monkeypatch.setattr(sys, "stderr", shown)
+    index.add([CATS, DOGS], progress=True)
+    assert "2/2" in shown.getvalue() and "doc/s" in shown.getvalue() and "chunks_per_s=" in shown.getvalue()
+    monkeypatch.setattr(sys, "stderr", piped := io.StringIO())  # not a terminal: nothing shown
+    index.add([CATS], progress=True)
+    assert piped.getvalue() == ""
