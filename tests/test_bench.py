@@ -74,6 +74,7 @@ def test_the_ui_load_bench_reports_both_apps_and_their_ratio(tmp_path):
         # The trivial app streams the UI's mean number of updates per answer, rounded (the UI's
         # varies with the question: one per cited sentence): the comparison is like for like.
         assert abs(side["updates_per_answer"] - result["updates_per_answer"]) < 1
+    assert result["server_peak_rss_mb"] > 50
     assert result["ui_over_trivial"]["p95"] == pytest.approx(
         result["ui"]["latency_s"]["p95"] / result["trivial"]["latency_s"]["p95"])
     # The same UI again while uploads run in its process: chats still all answered, and their

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import subprocess
 import sys
 import threading
@@ -48,6 +49,8 @@ def run_ui_bench(bot, questions: Sequence[str], clients: int = 20, seconds: floa
     return {
         "clients": clients, "seconds": seconds, "updates_per_answer": updates,
         "ports_released": not any(map(_listening, urls)),
+        # The apps are served from this process: its peak is the UI server's (model, reader, index).
+        "server_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "ui": ui, "trivial": base, "ui_uploading": {**busy, "uploads": uploads},
         "ui_over_trivial": {
             "requests_per_s": _ratio(ui["requests_per_s"], base["requests_per_s"]),
