@@ -30,11 +30,11 @@ from .chunking import (
     referent,
 )
 from .documents import Document
-from .embeddings import TokenVectors, model_id, token_vectors
+from .embeddings import model_id
 from .question import Question
 from .reader import TOP as READ_TOP
 from .reader import Reader, p_answer, reader_text
-from .text import as_documents_spell, stopword_set, tokenize
+from .text import as_documents_spell, tokenize
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
@@ -47,12 +47,11 @@ class SpanSource(Protocol):
 
 
 FEATURES = ("dense", "dense_question", "lex", "lex_question", "lex_context", "chunk_dense",
-            "rank_prior", "heading", "typed", "type_match", "soft", "soft_question", "reader")
+            "rank_prior", "heading", "typed", "type_match", "reader")
 
 # Question-level features for the answer/abstain gate, read off the scored candidates.
 GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak",
-                 "top_chunk_dense", "type_missing", "top_soft", "top_soft_weakest", "soft_peak",
-                 "reader_best", "reader_p")
+                 "top_chunk_dense", "type_missing", "reader_best", "reader_p")
 
 # The same scores mean different things in different settings, so every feature also gets a
 # copy per setting ("name*many", "name*whole") that is zero outside it:
@@ -85,9 +84,9 @@ def regime_names(names: tuple[str, ...]) -> tuple[str, ...]:
 # Hand-set weights for a model nobody calibrated: fitted weights lean on the scale of one
 # model's similarities, so another model (or a test's hashing fake) starts from plain rules:
 # rank by how well a sentence covers the question, answer when it covers every question term.
-_DEFAULT_WEIGHTS = {"dense_question": 2.0, "lex_question": 2.0, "soft_question": 2.0, "lex_context": 0.5,
+_DEFAULT_WEIGHTS = {"dense_question": 2.0, "lex_question": 4.0, "lex_context": 0.5,
                     "rank_prior": 0.5, "type_match": 1.0}
-_DEFAULT_GATE = {"top_soft_weakest": 3.0, "best_lex": 3.0, "type_missing": -1.0}
+_DEFAULT_GATE = {"best_lex": 6.0, "type_missing": -1.0}
 
 
 @dataclass(frozen=True)
@@ -162,13 +161,8 @@ def gate_features(cands: list[Candidate], p: Params) -> dict[str, float]:
         # matches many sentences about equally.
         "dense_peak": _peak([c.features["dense_question"] for c in cands]),
         "lex_peak": _peak([c.features["lex_question"] for c in cands]),
-        "soft_peak": _peak([c.features["soft_own"] for c in cands]),
         "top_chunk_dense": max(c.features["chunk_dense"] for c in cands),
         "type_missing": 1.0 if best["typed"] and not any(c.features["type_match"] for c in top) else 0.0,
-        # The question term the chosen sentence covers worst: "signed" in "When was it signed?"
-        # finds no counterpart in a sentence that otherwise matches the topic.
-        "top_soft": best["soft_own"],
-        "top_soft_weakest": best["soft_weakest"],
         # What the reader says: its best logit, and P(some candidate answers) against its
         # "none of these" slot.
         "reader_best": max(c.features["reader"] for c in cands),
@@ -261,15 +255,11 @@ class ExtractiveAnswerer(AnswererBase):
         self._chunks = 0  # chunks in the documents, counted with the idf
         self._idf_key: tuple | None = None
 
-    def warm_up(self, docs: list[Document], limit: int = 2000) -> None:
-        """Load the reader, and compute every sentence's token vectors now and those of the
-        sentences pronoun-led ones lean on (small corpora only: they stay cached)."""
-        sentences = [s for d in docs for s in self.source.spans(d.id).sentences]
-        if self.reader is not None and sentences:
-            self.reader.scores(sentences[0].text, [sentences[0].text])  # loads the model now
-        if hasattr(self.embeddings, "embed_tokens") and len(sentences) <= limit:
-            leaned_on = [r.text for r in map(self.referent, sentences) if r is not None]
-            self.embeddings.embed_tokens([s.text for s in sentences] + leaned_on)
+    def warm_up(self, docs: list[Document]) -> None:
+        """Load the reader now, not on the first question."""
+        sentence = next((s for d in docs for s in self.source.spans(d.id).sentences), None)
+        if self.reader is not None and sentence is not None:
+            self.reader.scores(sentence.text, [sentence.text])
 
     # -- features ----------------------------------------------------------------------
     def idf(self, docs: list[Document]) -> dict[str, float]:
@@ -335,28 +325,19 @@ class ExtractiveAnswerer(AnswererBase):
         qq_vec = q_vec if question == query else np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         dense_floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
         contexts = {(p.doc_id, p.start): set(tokenize([p.text])[0]) for p in passages}
-        # A sentence opening with a pronoun ("They are engineered for…") is matched together with
+        # A sentence opening with a pronoun ("They are engineered for…") is read together with
         # the sentence it leans on: that one names what "they" are.
         leans = {s.id: self.referent(s) for s in spans}
-        extra = list({r.id: r for r in leans.values() if r is not None}.values())
-        q_tok, qq_tok, *rest = token_vectors(self.embeddings, [query, question] + [s.text for s in spans + extra])
-        ref_tok = {r.id: t for r, t in zip(extra, rest[len(spans):], strict=True)}
-        alone = rest[: len(spans)]
-        s_toks = [_joined(t, ref_tok[leans[s.id].id]) if leans[s.id] else t for s, t in zip(spans, alone, strict=True)]
         # "whole": retrieval returned every chunk there is, so it has told nothing apart.
         returned = len({(p.doc_id, p.start) for p in passages})
         regimes = {"many": crowding(len(docs)), "whole": 1.0 if returned >= self._chunks else 0.0}
         out = []
-        for s, toks, s_tok, own_tok in zip(spans, tokenize([s.text for s in spans]), s_toks, alone, strict=True):
+        for s, toks in zip(spans, tokenize([s.text for s in spans]), strict=True):
             _, rank, passage = found[s.id]
             vec = vectors.get(s.id)
             terms = set(toks)
             doc = self.source.spans(s.doc_id).doc
             block = doc.block_at(s.start)
-            # Ranking reads a pronoun-led sentence with what it leans on; the gate judges what the
-            # quoted sentence says by itself (context names "they", it answers nothing more).
-            soft_own, soft_weakest = features.soft_match(qq_tok, own_tok, stopword_set())
-            soft_question = soft_own if s_tok is own_tok else features.soft_match(qq_tok, s_tok, stopword_set())[0]
             out.append(Candidate(s, by_regime({
                 "dense": float(vec @ q_vec) if vec is not None else 0.0,
                 "dense_question": float(vec @ qq_vec) if vec is not None else 0.0,
@@ -369,10 +350,6 @@ class ExtractiveAnswerer(AnswererBase):
                 "unknown_name": unknown,
                 "typed": 1.0 if kind else 0.0,
                 "type_match": 1.0 if kind and features.has_type(s.text, kind, question) else 0.0,
-                "soft": features.soft_match(q_tok, s_tok, stopword_set())[0] if query != question else soft_question,
-                "soft_question": soft_question,
-                "soft_own": soft_own,
-                "soft_weakest": soft_weakest,
                 "field_match": 1.0 if s.id in asked else 0.0,
                 "reader": 0.0,
                 "read": 0.0,
@@ -498,8 +475,3 @@ def _reader_for(embeddings, setting: str) -> Reader | None:
         raise ConfigError(f"ASSISTANT_READER={setting!r}: no {ADAPTER_FILE} there; use 'shipped', 'none' "
                           "or the folder `make train-reader` writes")
     return Reader(folder)
-
-
-def _joined(a: TokenVectors, b: TokenVectors) -> TokenVectors:
-    """Two texts' token vectors as one (a sentence and the sentence it leans on)."""
-    return TokenVectors(a.tokens + b.tokens, np.vstack([a.vectors, b.vectors]))
