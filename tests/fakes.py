@@ -167,3 +167,40 @@ class SlowEmbeddings(HashingEmbeddings):
 
         time.sleep(self.pause)
         return super().embed_documents(texts)
+
+
+class TokenHashing(HashingEmbeddings):
+    """HashingEmbeddings with token vectors (one per word, with its characters), like MiniLM's
+    `embed_with_tokens`; words past `window` are cut off, as an encoder's window cuts long text."""
+
+    def __init__(self, dim: int = 64, window: int = 10_000, fail_after: int | None = None) -> None:
+        super().__init__(dim)
+        self.window = window
+        self.fail_after = fail_after  # embed_with_tokens calls let through before it raises
+        self.token_texts: list[str] = []  # every text given to embed_with_tokens
+        self.alone_texts: list[str] = []  # every text given to embed_documents
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.alone_texts += texts
+        return super().embed_documents(texts)
+
+    def embed_with_tokens(self, texts: list[str]):
+        import re
+
+        import numpy as np
+
+        from assistant.embeddings import Encoded
+
+        if self.fail_after is not None:
+            if self.fail_after <= 0:
+                raise EncoderCrashed("the encoder died")
+            self.fail_after -= 1
+        self.token_texts += texts
+        out = []
+        for text in texts:
+            words = list(re.finditer(r"\w+", text))[: self.window]
+            rows = [self._one(w.group()) for w in words] or [[0.0] * self.dim]
+            offsets = [(0, 0)] + [w.span() for w in words] + [(0, 0)]  # [CLS] ... [SEP]
+            tokens = np.asarray([rows[0]] + rows + [rows[-1]], dtype=np.float32)[: len(offsets)]
+            out.append(Encoded(self._one(text), tokens, offsets))
+        return out

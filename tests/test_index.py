@@ -244,6 +244,43 @@ def test_encoder_failing_between_collections_loses_nothing(tmp_path, index):
     assert sents_before <= stored_ids(crashing.sentence_col)
 
 
+def test_a_killed_ingest_keeps_the_documents_registered_before_it_died(tmp_path):
+    """No `finally` runs on SIGKILL or power loss: the registry is written as the ingest goes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import os, sys
+sys.path.insert(0, sys.argv[2])
+from fakes import CountingEmbeddings
+import assistant.index as index
+from assistant.config import Settings
+from assistant.documents import Document
+
+index._CHECKPOINT_S = 0.0  # write after every document
+emb = CountingEmbeddings()  # the same model id as the one that reopens
+embed = emb.embed_documents
+def dying(texts):
+    if emb.calls == 6:  # three documents of two batches each, then the process dies
+        os._exit(9)
+    return embed(texts)
+emb.embed_documents = dying
+docs = [Document(f"d{i}", f"Document {i} is about cats number {i}. It is short.", title=f"D{i}") for i in range(6)]
+index.Index(Settings.load(index_dir=sys.argv[1]), emb).add(docs)
+"""
+    tests = Path(__file__).parent
+    died = subprocess.run([sys.executable, "-c", script, str(tmp_path / "idx"), str(tests)], timeout=120)
+    assert died.returncode == 9
+    reopened = Index(settings_for(tmp_path), emb := CountingEmbeddings())
+    assert [d.id for d in reopened.documents] == ["d0", "d1", "d2"]
+    docs = [Document(f"d{i}", f"Document {i} is about cats number {i}. It is short.", title=f"D{i}") for i in range(6)]
+    report = reopened.add(docs)
+    assert report.reused == sum(len(set(expected_ids(reopened, f"d{i}")[0] | expected_ids(reopened, f"d{i}")[1]))
+                                for i in range(3))
+    assert emb.calls == 6  # the three documents left, two batches each
+
+
 def test_dense_chunks_and_sentence_vectors(index, emb):
     index.add([CATS, DOGS])
     query = emb.embed_query("Dogs were domesticated from wolves")

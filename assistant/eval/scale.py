@@ -34,6 +34,7 @@ from . import metrics as m
 
 CHARS_PER_CHUNK = 470  # measured on these documents: 600-character chunks, 100 of overlap
 SENTENCES_PER_DOC = 200  # about 50 chunks a document
+EF_SEARCH = (100, 200, 400, 800)  # widths of the approximate search tried at the largest points
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -57,6 +58,8 @@ def word_mean_embeddings(vocabulary: list[str], word_vectors: np.ndarray):
     column = {w: i for i, w in enumerate(vocabulary)}
 
     class WordMeanEmbeddings(SentenceTransformerEmbeddings):
+        embed_with_tokens = None  # word means have no token vectors: sentences are averaged alone
+
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             out = np.zeros((len(texts), word_vectors.shape[1]), dtype=np.float32)
             for row, text in enumerate(texts):
@@ -101,14 +104,15 @@ def measure_point(size: int, work: Path, questions: list[str], sentences: list[s
         asks.append(time.perf_counter() - t)
     peak_serving = _peak_rss_mb()  # before the recall check below fetches every vector
     vectors = [real.embed_query(q) for q in questions]
-    dense, recall = [], []
-    for v in vectors:
-        t = time.perf_counter()
-        found = index.dense_chunks(v, 10)
-        dense.append(time.perf_counter() - t)
-        if chunks > EXACT_SEARCH_MAX:  # the approximate (HNSW) path: how much of the exact top 10 it finds
-            exact = {i for i, _ in index._exact_nearest(v, 10)}
-            recall.append(len(exact & {i for i, _ in found}) / 10)
+    dense, recall = _search(index, vectors, chunks > EXACT_SEARCH_MAX)
+    sweep = {}
+    if chunks > EXACT_SEARCH_MAX:
+        # The approximate (HNSW) path: what searching wider (Chroma's ef_search, 100 by
+        # default) buys in recall, and costs in time.
+        for ef in EF_SEARCH:
+            index.chunk_col.modify(configuration={"hnsw": {"ef_search": ef}})
+            d, r = _search(index, vectors, True)
+            sweep[str(ef)] = {"dense_search_ms_p50": 1000 * m.percentile(d, 50), "recall_at_10_vs_exact": float(np.mean(r))}
     return {
         "size": size, "store": store, "documents": len(docs),
         "chunks": chunks, "spans_embedded": report.embedded,
@@ -117,9 +121,23 @@ def measure_point(size: int, work: Path, questions: list[str], sentences: list[s
         "ask_ms": {"p50": 1000 * m.percentile(asks, 50), "p95": 1000 * m.percentile(asks, 95)},
         "dense_search_ms": {"p50": 1000 * m.percentile(dense, 50), "p95": 1000 * m.percentile(dense, 95)},
         "recall_at_10_vs_exact": float(np.mean(recall)) if recall else None,
+        "ef_search_sweep": sweep or None,
         "peak_rss_mb": peak_serving,
         "peak_rss_mb_with_recall_check": _peak_rss_mb(),
     }
+
+
+def _search(index, vectors: list[list[float]], check: bool) -> tuple[list[float], list[float]]:
+    """Seconds of each dense top-10 search and, when `check`, the share of the exact top 10 found."""
+    dense, recall = [], []
+    for v in vectors:
+        t = time.perf_counter()
+        found = index.dense_chunks(v, 10)
+        dense.append(time.perf_counter() - t)
+        if check:
+            exact = {i for i, _ in index._exact_nearest(v, 10)}
+            recall.append(len(exact & {i for i, _ in found}) / 10)
+    return dense, recall
 
 
 def _prepare(work: Path, questions_n: int) -> tuple[list[str], list[str]]:
