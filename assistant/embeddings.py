@@ -10,6 +10,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -31,6 +32,17 @@ class Encoded:
 # repeats its questions (retries, the UI's examples).
 _QUERIES = 256
 
+# Token vectors kept in memory: 250,000 word pieces x 384 floats x 4 B = about 380 MB, some
+# 6,000 sentences of typical length (the article has 38).
+_TOKEN_ROWS = 250_000
+
+
+class TokenVectors(NamedTuple):
+    """A text's tokens and one unit vector per token (row i belongs to tokens[i])."""
+
+    tokens: tuple[str, ...]
+    vectors: np.ndarray
+
 
 class SentenceTransformerEmbeddings(Embeddings):
     """A local sentence-transformers model; loads lazily, never from a hub."""
@@ -40,7 +52,9 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.batch_size = batch_size
         self._model = None
         self._query_cache: OrderedDict[str, list[float]] | None = OrderedDict()
-        # The UI answers several sessions at once. The LRU cache is read-then-move (a key
+        self._token_cache: OrderedDict[str, TokenVectors] = OrderedDict()
+        self._token_rows = 0  # word pieces held in _token_cache
+        # The UI answers several sessions at once. The LRU caches are read-then-move (a key
         # evicted in between is a KeyError) and a Rust tokenizer shared by threads can fail
         # with "Already borrowed"; encoding is CPU-bound anyway, so one caller at a time.
         self._lock = threading.RLock()
@@ -100,10 +114,50 @@ class SentenceTransformerEmbeddings(Embeddings):
             out.append(Encoded((v / max(float(np.linalg.norm(v)), 1e-12)).tolist(), tokens, where))
         return out
 
+    def embed_tokens(self, texts: list[str]) -> list[TokenVectors]:
+        """Contextual word-piece vectors of each text (for soft term matching), cached by text."""
+        with self._lock:
+            return self._tokens(texts)
+
+    def _tokens(self, texts: list[str]) -> list[TokenVectors]:
+        unique = list(dict.fromkeys(texts))
+        found = {t: self._token_cache[t] for t in unique if t in self._token_cache}
+        missing = [t for t in unique if t not in found]
+        if missing:
+            found.update(zip(missing, self._encode_full(missing)[1], strict=True))
+        self._remember(found)
+        return [found[t] for t in texts]
+
+    def _encode_full(self, texts: list[str]) -> tuple[list[list[float]], list[TokenVectors]]:
+        """One forward pass giving both the pooled vector and the token vectors of each text."""
+        outputs = self.model.encode(texts, output_value=None, batch_size=self.batch_size,
+                                    show_progress_bar=False)
+        tokenizer = self.model.tokenizer
+        pooled, tokens = [], []
+        for o in outputs:
+            m = o["token_embeddings"].float().numpy()
+            m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
+            tokens.append(TokenVectors(tuple(tokenizer.convert_ids_to_tokens(o["input_ids"].tolist())), m))
+            v = o["sentence_embedding"].float().numpy()
+            pooled.append((v / max(float(np.linalg.norm(v)), 1e-9)).tolist())
+        return pooled, tokens
+
+    def _remember(self, items: dict[str, TokenVectors]) -> None:
+        """Keep token vectors, most recently used last; drop the oldest beyond the row budget."""
+        for text, tv in items.items():
+            if text not in self._token_cache:
+                self._token_rows += len(tv.tokens)
+            self._token_cache[text] = tv
+            self._token_cache.move_to_end(text)
+        while self._token_rows > _TOKEN_ROWS and len(self._token_cache) > len(items):
+            _, old = self._token_cache.popitem(last=False)
+            self._token_rows -= len(old.tokens)
+
     def without_cache(self) -> SentenceTransformerEmbeddings:
         """The same loaded model with no query cache (fair timing of another system)."""
         clone = copy.copy(self)
         clone._query_cache = None
+        clone._token_cache, clone._token_rows = OrderedDict(), 0
         return clone
 
     def embed_query(self, text: str) -> list[float]:
@@ -117,7 +171,9 @@ class SentenceTransformerEmbeddings(Embeddings):
         if text in self._query_cache:
             self._query_cache.move_to_end(text)
             return self._query_cache[text]
-        vector = self._embed([text])[0]
+        # The answerer will want this question's token vectors too: same forward pass.
+        (vector,), (tokens,) = self._encode_full([text])
+        self._remember({text: tokens})
         self._query_cache[text] = vector
         if len(self._query_cache) > _QUERIES:
             self._query_cache.popitem(last=False)
@@ -144,6 +200,17 @@ class HashingEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._one(text)
+
+
+def token_vectors(embeddings: Embeddings, texts: list[str]) -> list[TokenVectors]:
+    """Per-token vectors from any embeddings: contextual when the model offers them, else one
+    vector per lower-cased word (so fakes and other LangChain models still give a soft match)."""
+    if hasattr(embeddings, "embed_tokens"):
+        return embeddings.embed_tokens(texts)
+    words = [tuple(re.findall(r"\w+", t.lower())) for t in texts]
+    vocab = sorted({w for ws in words for w in ws})
+    table = dict(zip(vocab, np.asarray(embeddings.embed_documents(vocab), dtype=np.float32), strict=True)) if vocab else {}
+    return [TokenVectors(ws, np.stack([table[w] for w in ws]) if ws else np.zeros((0, 1), np.float32)) for ws in words]
 
 
 def minilm_path() -> Path:

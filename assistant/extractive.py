@@ -30,11 +30,11 @@ from .chunking import (
     referent,
 )
 from .documents import Document
-from .embeddings import model_id
+from .embeddings import TokenVectors, model_id, token_vectors
 from .question import Question
 from .reader import TOP as READ_TOP
 from .reader import Reader, p_answer, reader_text
-from .text import as_documents_spell, tokenize
+from .text import as_documents_spell, stopword_set, tokenize
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
@@ -47,11 +47,15 @@ class SpanSource(Protocol):
 
 
 FEATURES = ("dense", "dense_question", "lex", "lex_question", "lex_context", "chunk_dense",
-            "rank_prior", "heading", "typed", "type_match", "reader")
+            "rank_prior", "heading", "typed", "type_match", "soft", "soft_question", "reader")
+
+_SOFT = ("soft", "soft_question")  # computed last, for the candidates that survive the prefilter
+_BASE = tuple(f for f in FEATURES if f not in _SOFT)
 
 # Question-level features for the answer/abstain gate, read off the scored candidates.
 GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak",
-                 "top_chunk_dense", "type_missing", "reader_best", "reader_p")
+                 "top_chunk_dense", "type_missing", "top_soft", "top_soft_weakest", "soft_peak",
+                 "reader_best", "reader_p")
 
 # The same scores mean different things in different settings, so every feature also gets a
 # copy per setting ("name*many", "name*whole") that is zero outside it:
@@ -84,9 +88,9 @@ def regime_names(names: tuple[str, ...]) -> tuple[str, ...]:
 # Hand-set weights for a model nobody calibrated: fitted weights lean on the scale of one
 # model's similarities, so another model (or a test's hashing fake) starts from plain rules:
 # rank by how well a sentence covers the question, answer when it covers every question term.
-_DEFAULT_WEIGHTS = {"dense_question": 2.0, "lex_question": 4.0, "lex_context": 0.5,
+_DEFAULT_WEIGHTS = {"dense_question": 2.0, "lex_question": 2.0, "soft_question": 2.0, "lex_context": 0.5,
                     "rank_prior": 0.5, "type_match": 1.0}
-_DEFAULT_GATE = {"best_lex": 6.0, "type_missing": -1.0}
+_DEFAULT_GATE = {"top_soft_weakest": 3.0, "best_lex": 3.0, "type_missing": -1.0}
 
 
 @dataclass(frozen=True)
@@ -161,8 +165,13 @@ def gate_features(cands: list[Candidate], p: Params) -> dict[str, float]:
         # matches many sentences about equally.
         "dense_peak": _peak([c.features["dense_question"] for c in cands]),
         "lex_peak": _peak([c.features["lex_question"] for c in cands]),
+        "soft_peak": _peak([c.features["soft_own"] for c in cands]),
         "top_chunk_dense": max(c.features["chunk_dense"] for c in cands),
         "type_missing": 1.0 if best["typed"] and not any(c.features["type_match"] for c in top) else 0.0,
+        # The question term the chosen sentence covers worst: "signed" in "When was it signed?"
+        # finds no counterpart in a sentence that otherwise matches the topic.
+        "top_soft": best["soft_own"],
+        "top_soft_weakest": best["soft_weakest"],
         # What the reader says: its best logit, and P(some candidate answers) against its
         # "none of these" slot.
         "reader_best": max(c.features["reader"] for c in cands),
@@ -255,11 +264,15 @@ class ExtractiveAnswerer(AnswererBase):
         self._chunks = 0  # chunks in the documents, counted with the idf
         self._idf_key: tuple | None = None
 
-    def warm_up(self, docs: list[Document]) -> None:
-        """Load the reader now, not on the first question."""
-        sentence = next((s for d in docs for s in self.source.spans(d.id).sentences), None)
-        if self.reader is not None and sentence is not None:
-            self.reader.scores(sentence.text, [sentence.text])
+    def warm_up(self, docs: list[Document], limit: int = 2000) -> None:
+        """Load the reader, and compute every sentence's token vectors now and those of the
+        sentences pronoun-led ones lean on (small corpora only: they stay cached)."""
+        sentences = [s for d in docs for s in self.source.spans(d.id).sentences]
+        if self.reader is not None and sentences:
+            self.reader.scores(sentences[0].text, [sentences[0].text])  # loads the model now
+        if hasattr(self.embeddings, "embed_tokens") and len(sentences) <= limit:
+            leaned_on = [r.text for r in map(self.referent, sentences) if r is not None]
+            self.embeddings.embed_tokens([s.text for s in sentences] + leaned_on)
 
     # -- features ----------------------------------------------------------------------
     def idf(self, docs: list[Document]) -> dict[str, float]:
@@ -353,15 +366,38 @@ class ExtractiveAnswerer(AnswererBase):
                 "field_match": 1.0 if s.id in asked else 0.0,
                 "reader": 0.0,
                 "read": 0.0,
-            }, FEATURES, regimes), context=_context(doc, s, leans[s.id])))
+            }, _BASE, regimes), context=_context(doc, s, leans[s.id])))
+        # With a reader only the prefiltered candidates go on: the rest are not worth the token
+        # vectors below (a MiniLM pass over each sentence not seen before).
+        out = prefilter(out) if self.reader is not None else out
+        self.soft_match(query, question, out, leans, regimes)
         return self.read(query, out, regimes)
 
+    def soft_match(self, query: str, question: str, cands: list[Candidate],
+                   leans: dict[str, Span | None], regimes: dict[str, float]) -> None:
+        """Add the soft term-matching features (features.soft_match) to these candidates."""
+        if not cands:
+            return
+        spans = [c.span for c in cands]
+        extra = list({r.id: r for r in (leans[s.id] for s in spans) if r is not None}.values())
+        q_tok, qq_tok, *rest = token_vectors(self.embeddings, [query, question] + [s.text for s in spans + extra])
+        ref_tok = {r.id: t for r, t in zip(extra, rest[len(spans):], strict=True)}
+        stop = stopword_set()
+        for c, own_tok in zip(cands, rest[: len(spans)], strict=True):
+            lean = leans[c.span.id]
+            # Ranking reads a pronoun-led sentence with what it leans on; the gate judges what the
+            # quoted sentence says by itself (context names "they", it answers nothing more).
+            s_tok = _joined(own_tok, ref_tok[lean.id]) if lean else own_tok
+            soft_own, soft_weakest = features.soft_match(qq_tok, own_tok, stop)
+            soft_question = soft_own if s_tok is own_tok else features.soft_match(qq_tok, s_tok, stop)[0]
+            soft = features.soft_match(q_tok, s_tok, stop)[0] if query != question else soft_question
+            c.features.update(by_regime({"soft": soft, "soft_question": soft_question}, _SOFT, regimes))
+            c.features.update(soft_own=soft_own, soft_weakest=soft_weakest)
+
     def read(self, query: str, cands: list[Candidate], regimes: dict[str, float]) -> list[Candidate]:
-        """The prefiltered candidates with the reader's logit as a feature (all of them, unread,
-        when there is no reader)."""
+        """The candidates with the reader's logit as a feature (unread when there is no reader)."""
         if self.reader is None or not cands:
             return cands
-        cands = prefilter(cands)
         logits = self.reader.scores(query, [reader_text(c.span.text, c.context) for c in cands])
         for c, z in zip(cands, logits, strict=True):
             c.features.update(by_regime({"reader": float(z)}, ("reader",), regimes))
@@ -475,3 +511,8 @@ def _reader_for(embeddings, setting: str) -> Reader | None:
         raise ConfigError(f"ASSISTANT_READER={setting!r}: no {ADAPTER_FILE} there; use 'shipped', 'none' "
                           "or the folder `make train-reader` writes")
     return Reader(folder)
+
+
+def _joined(a: TokenVectors, b: TokenVectors) -> TokenVectors:
+    """Two texts' token vectors as one (a sentence and the sentence it leans on)."""
+    return TokenVectors(a.tokens + b.tokens, np.vstack([a.vectors, b.vectors]))

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+import numpy as np
+
 from .lexicon import NUMBER_WORDS, PERSON_WORDS, TIME_WORDS
 
 _HAS = {
@@ -64,3 +66,30 @@ def known(term: str, vocabulary: dict[str, float] | set[str]) -> bool:
         return True
     similar = [v for v in vocabulary if v[:1] == term[:1] and abs(len(v) - len(term)) <= 2]
     return bool(difflib.get_close_matches(term, similar, n=1, cutoff=0.85))
+
+
+_SPECIAL = {"[CLS]", "[SEP]", "<s>", "</s>", "[PAD]"}
+
+
+def content_rows(tokens: Iterable[str], stop: set[str]) -> np.ndarray:
+    """Which tokens carry meaning: not special, not punctuation, not a stop word."""
+    keep = []
+    for t in tokens:
+        piece = t[2:] if t.startswith("##") else t
+        keep.append(t not in _SPECIAL and bool(re.search(r"\w", piece))
+                    and (t.startswith("##") or piece.lower() not in stop))
+    return np.array(keep, dtype=bool)
+
+
+def soft_match(question, sentence, stop: set[str]) -> tuple[float, float]:
+    """How well a sentence covers the question's terms in meaning (BERTScore-style recall).
+
+    Each content token of the question is matched to its most similar sentence token; returns the
+    mean of those similarities and the weakest one (the question term the sentence covers least).
+    """
+    q_rows = content_rows(question.tokens, stop)
+    s_rows = np.array([t not in _SPECIAL for t in sentence.tokens], dtype=bool)
+    if not q_rows.any() or not s_rows.any():
+        return 0.0, 0.0
+    best = (question.vectors[q_rows] @ sentence.vectors[s_rows].T).max(axis=1)
+    return float(best.mean()), float(best.min())

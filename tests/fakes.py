@@ -121,11 +121,27 @@ class FixedAnswerer(AnswererBase):
         return replace(self.fixed, citations=list(self.fixed.citations))
 
 
+class _Tensor:
+    """Just enough of a torch tensor for `SentenceTransformerEmbeddings`: .float().numpy()."""
+
+    def __init__(self, array) -> None:
+        self.array = array
+
+    def float(self) -> _Tensor:
+        return self
+
+    def numpy(self):
+        return self.array.copy()
+
+    def tolist(self) -> list:
+        return self.array.tolist()
+
+
 class BusyModel:
     """A stand-in SentenceTransformer that notes how many threads are inside it at once.
 
     Each encode takes `pause` seconds, so callers that are not kept apart overlap for sure.
-    Vectors are HashingEmbeddings', so results are checkable.
+    Vectors are HashingEmbeddings' (one per word as token vectors), so results are checkable.
     """
 
     def __init__(self, pause: float = 0.002) -> None:
@@ -136,8 +152,12 @@ class BusyModel:
         self.most_inside = 0  # the most threads ever inside encode at the same time
         self._count = threading.Lock()
         self.hashing = HashingEmbeddings(32)
+        self.tokenizer = self
 
-    def encode(self, texts, **_):
+    def convert_ids_to_tokens(self, ids: list[int]) -> list[str]:
+        return [f"t{i}" for i in ids]
+
+    def encode(self, texts, output_value="sentence_embedding", **_):
         import time
 
         import numpy as np
@@ -147,7 +167,14 @@ class BusyModel:
             self.most_inside = max(self.most_inside, self.inside)
         try:
             time.sleep(self.pause)
-            return np.asarray(self.hashing.embed_documents(list(texts)), dtype=np.float32)
+            pooled = np.asarray(self.hashing.embed_documents(list(texts)), dtype=np.float32)
+            if output_value is not None:
+                return pooled
+            return [{"sentence_embedding": _Tensor(v),
+                     "token_embeddings": _Tensor(np.asarray(self.hashing.embed_documents(t.split()) or [v],
+                                                            dtype=np.float32)),
+                     "input_ids": _Tensor(np.arange(max(1, len(t.split()))))}
+                    for t, v in zip(texts, pooled, strict=True)]
         finally:
             with self._count:
                 self.inside -= 1

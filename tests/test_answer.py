@@ -389,14 +389,14 @@ def test_a_pronoun_led_paragraph_leans_on_the_sentence_before(chips_bot):
     assert referent is not None and referent.text == "Fast Training: Models train in days, not weeks."
 
 
-def test_a_pronoun_led_sentence_is_read_with_what_it_leans_on(chips_bot):
-    # "accelerators" is only in the lead-in's paragraph: the reader must see it beside the item.
+def test_a_pronoun_led_sentence_is_matched_with_what_it_leans_on(chips_bot):
+    # "accelerators" is only in the lead-in's paragraph: without it the item cannot cover the question.
     question = "Why are the accelerators efficient?"
     cands = chips_bot.answerer.candidates(parse(question), chips_bot.retrieve(question, k=5),
                                           chips_bot.documents)
     efficiency = next(c for c in cands if "little power" in c.span.text)
     training = next(c for c in cands if "Models train" in c.span.text)
-    leans_on = chips_bot.answerer.referent(efficiency.span)
-    assert leans_on is not None and leans_on.text in efficiency.context
-    assert "accelerators" in efficiency.context.lower()
-    assert chips_bot.answerer.referent(training.span) is None
+    assert efficiency.features["soft_question"] > training.features["soft_question"]
+    assert efficiency.features["soft_question"] == pytest.approx(1.0, abs=1e-3)  # every question word found
+    # The gate still judges the sentence alone.
+    assert efficiency.features["soft_own"] < efficiency.features["soft_question"]

@@ -1,14 +1,51 @@
-"""The answerer's pure feature functions: regimes, answer types, coverage."""
+"""The answerer's pure feature functions: soft term matching, regimes, answer types, coverage."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from assistant import features
 from assistant.chunking import item_label
+from assistant.embeddings import HashingEmbeddings, TokenVectors, token_vectors
 from assistant.extractive import REGIMES, by_regime, crowding, regime_names
 
 STOP = {"what", "is", "the", "of", "a"}
+
+
+def tv(*rows: tuple[str, list[float]]) -> TokenVectors:
+    vectors = np.array([v for _, v in rows], dtype=np.float32)
+    return TokenVectors(tuple(t for t, _ in rows), vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+
+
+def test_content_rows_drop_specials_punctuation_and_stop_words_but_keep_word_pieces():
+    rows = features.content_rows(["[CLS]", "what", "is", "tensor", "##s", "?", "[SEP]"], STOP)
+    assert rows.tolist() == [False, False, False, True, True, False, False]
+
+
+def test_soft_match_is_mean_and_weakest_of_best_similarities():
+    question = tv(("[CLS]", [1, 0, 0]), ("what", [0, 1, 0]), ("chips", [1, 0, 0]), ("signed", [0, 0, 1]))
+    sentence = tv(("[CLS]", [0, 0, 1]), ("chips", [1, 0, 0]), ("fast", [0, 1, 0]))
+    mean, weakest = features.soft_match(question, sentence, STOP)
+    # "chips" is matched exactly (1.0); "signed" has no counterpart (0.0); [CLS] and "what" do not count.
+    assert mean == pytest.approx(0.5) and weakest == pytest.approx(0.0)
+
+
+def test_soft_match_of_a_question_of_stop_words_only_is_zero():
+    question = tv(("what", [1, 0]), ("is", [0, 1]))
+    assert features.soft_match(question, tv(("chips", [1, 0])), STOP) == (0.0, 0.0)
+
+
+def test_token_vectors_fall_back_to_word_vectors_for_any_embeddings():
+    q, s = token_vectors(HashingEmbeddings(), ["Which chips?", "The chips are fast."])
+    assert q.tokens == ("which", "chips") and s.tokens == ("the", "chips", "are", "fast")
+    mean, weakest = features.soft_match(q, s, {"which"})
+    assert mean == pytest.approx(1.0) and weakest == pytest.approx(1.0)  # "chips" in both
+
+
+def test_token_vectors_of_an_empty_text():
+    (empty,) = token_vectors(HashingEmbeddings(), [""])
+    assert empty.tokens == () and features.soft_match(empty, empty, STOP) == (0.0, 0.0)
 
 
 def test_by_regime_copies_features_per_setting():

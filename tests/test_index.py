@@ -337,7 +337,7 @@ def test_registry_file_is_plain_json(index):
 
 
 def test_the_model_and_its_caches_serve_one_thread_at_a_time(monkeypatch):
-    """The UI answers several sessions at once over one model and one LRU cache."""
+    """The UI answers several sessions at once over one model and one pair of LRU caches."""
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
@@ -347,12 +347,11 @@ def test_the_model_and_its_caches_serve_one_thread_at_a_time(monkeypatch):
 
     emb = embeddings.SentenceTransformerEmbeddings("unused")
     emb._model = model = BusyModel()
-    monkeypatch.setattr(embeddings, "_QUERIES", 3)  # evicting all the time, while others read
+    monkeypatch.setattr(embeddings, "_TOKEN_ROWS", 20)  # evicting all the time, while others read
     texts = [f"which tpu generation {i} does openai rent" for i in range(40)]
 
     def one(i: int) -> list[float]:
-        emb.embed_query(texts[(i + 7) % len(texts)])
-        emb.embed_documents([texts[(i + 3) % len(texts)]])
+        emb.embed_tokens([texts[(i + 7) % len(texts)], texts[(i + 3) % len(texts)]])
         return emb.embed_query(texts[i])
 
     with ThreadPoolExecutor(8) as pool:
@@ -360,7 +359,7 @@ def test_the_model_and_its_caches_serve_one_thread_at_a_time(monkeypatch):
     assert model.most_inside == 1
     alone = model.hashing.embed_documents(texts)
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(alone, together, strict=True))
-    assert len(emb._query_cache) <= 3
+    assert emb._token_rows == sum(len(t.tokens) for t in emb._token_cache.values())
 
 
 # -- span files: opening an index does not split every document again ----------------------

@@ -133,9 +133,24 @@ def test_reingesting_the_article_embeds_nothing(tmp_path, article):
     assert report.embedded == 0 and report.reused == sum(again.index.counts().values())
 
 
-def test_a_query_vector_is_the_document_vector_of_the_same_text_and_is_kept(real_bot):
+def test_query_vector_and_token_vectors_come_from_one_forward_pass(real_bot):
     emb = real_bot.index.embeddings
-    text = "How do TPUs compare with ordinary hardware, asked once here?"
-    query = emb.embed_query(text)
-    assert np.allclose(query, emb.embed_documents([text])[0], atol=1e-5)
-    assert emb.embed_query(text) is query  # the retriever and the answerer share one encode
+    text = "How do TPUs compare with ordinary hardware for one forward pass?"
+    query = np.asarray(emb.embed_query(text))
+    assert np.allclose(query, np.asarray(emb.embed_documents([text])[0]), atol=1e-5)
+    (tokens,) = emb.embed_tokens([text])  # already cached by embed_query
+    assert tokens.tokens[0] == "[CLS]" and tokens.vectors.shape == (len(tokens.tokens), len(query))
+    assert np.allclose(np.linalg.norm(tokens.vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_token_cache_drops_the_oldest_texts_beyond_its_budget(real_bot, monkeypatch):
+    import assistant.embeddings as embeddings
+
+    emb = real_bot.index.embeddings.without_cache()  # same model, an empty cache of its own
+    a, b, c = "TPUs are fast.", "Google builds TPUs.", "OpenAI trains models."
+    (ta,), (tb,) = emb.embed_tokens([a]), emb.embed_tokens([b])
+    monkeypatch.setattr(embeddings, "_TOKEN_ROWS", len(ta.tokens) + len(tb.tokens))
+    assert emb.embed_tokens([b, c])[0] is tb  # b was cached; c pushes the oldest (a) out
+    assert list(emb._token_cache) == [b, c]
+    assert emb._token_rows == sum(len(t.tokens) for t in emb._token_cache.values())
+    assert emb.embed_tokens([a])[0].tokens == ta.tokens  # recomputed the same

@@ -52,7 +52,7 @@ def synthetic_documents(sentences: list[str], chunks: int, seed: int = 0) -> lis
 
 
 def word_mean_embeddings(vocabulary: list[str], word_vectors: np.ndarray):
-    """MiniLM for queries; for documents, the mean of their words' vectors."""
+    """MiniLM for queries (and token vectors); for documents, the mean of their words' vectors."""
     from ..embeddings import SentenceTransformerEmbeddings, minilm_path
 
     column = {w: i for i, w in enumerate(vocabulary)}
