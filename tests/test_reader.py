@@ -82,6 +82,22 @@ def test_the_reader_reads_prefiltered_candidates_and_its_logit_becomes_a_feature
     assert "It was first sold in Dutch shops. | Tea Tea reached Europe in the seventeenth century." in texts
 
 
+def test_only_the_candidates_the_reader_reads_get_token_vectors(bot, monkeypatch):
+    import assistant.extractive as extractive
+
+    top_two = extractive.prefilter
+    monkeypatch.setattr(extractive, "prefilter", lambda cands: top_two(cands, top=2))
+    seen: list[str] = []
+    token_vectors = extractive.token_vectors
+    monkeypatch.setattr(extractive, "token_vectors", lambda emb, texts: seen.extend(texts) or token_vectors(emb, texts))
+    answerer = ExtractiveAnswerer(bot.index, bot.index.embeddings, reader=KeywordReader("Europe"))
+    question = parse("When did tea arrive in Europe?")
+    cands = answerer.candidates(question, bot.retrieve(question.query, k=5), bot.documents)
+    assert len(cands) == 2 and all("soft_question" in c.features and c.features["read"] for c in cands)
+    leaned_on = {r.text for c in cands if (r := answerer.referent(c.span)) is not None}
+    assert set(seen) == {question.answer_query, question.text} | {c.span.text for c in cands} | leaned_on
+
+
 def test_prefilter_keeps_the_best_by_meaning_and_words_and_field_questions(bot):
     answerer = ExtractiveAnswerer(bot.index, bot.index.embeddings, reader="none")
     question = parse("When did tea arrive in Europe?")
