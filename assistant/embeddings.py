@@ -8,7 +8,6 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,21 +15,6 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from .errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """One text through the encoder: its pooled unit vector and its token vectors, each token
-    with its (start, end) characters in the text; special tokens have start == end."""
-
-    vector: list[float]
-    tokens: np.ndarray
-    offsets: list[tuple[int, int]]
-
-
-# Query vectors kept: the retriever and the answerer both embed each question, and a chat
-# repeats its questions (retries, the UI's examples).
-_QUERIES = 256
 
 # Token vectors kept in memory: 250,000 word pieces x 384 floats x 4 B = about 380 MB, some
 # 6,000 sentences of typical length (the article has 38).
@@ -91,28 +75,6 @@ class SentenceTransformerEmbeddings(Embeddings):
             show_progress_bar=False, convert_to_numpy=True,
         )
         return vectors.tolist()
-
-    def embed_with_tokens(self, texts: list[str]) -> list[Encoded]:
-        """Each text's unit vector, and its token vectors with their characters (one pass)."""
-        if not texts:
-            return []
-        with self._lock:
-            model = self.model
-            outputs = model.encode(list(texts), output_value=None, batch_size=self.batch_size,
-                                   show_progress_bar=False)
-            # encode() does not hand back offsets: the same tokenizer call, with them.
-            offsets = model.tokenizer(list(texts), truncation=True, max_length=model.max_seq_length,
-                                      return_offsets_mapping=True)["offset_mapping"]
-        out = []
-        for o, where in zip(outputs, offsets, strict=True):
-            n = int(o["attention_mask"].sum())  # rows past it are padding
-            tokens = o["token_embeddings"][:n].float().numpy()
-            v = o["sentence_embedding"].float().numpy()
-            # A tokenizer that split differently from encode() must not pool the wrong rows:
-            # no offsets, and the sentences fall back to their own encode.
-            where = [tuple(p) for p in where] if len(where) == n else []
-            out.append(Encoded((v / max(float(np.linalg.norm(v)), 1e-12)).tolist(), tokens, where))
-        return out
 
     def embed_tokens(self, texts: list[str]) -> list[TokenVectors]:
         """Contextual word-piece vectors of each text (for soft term matching), cached by text."""
@@ -175,7 +137,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         (vector,), (tokens,) = self._encode_full([text])
         self._remember({text: tokens})
         self._query_cache[text] = vector
-        if len(self._query_cache) > _QUERIES:
+        if len(self._query_cache) > 256:
             self._query_cache.popitem(last=False)
         return vector
 

@@ -39,7 +39,6 @@ from urllib.parse import urlparse
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from . import pooling
 from .chunking import DocSpans, Span, chunks, sentences
 from .config import Settings
 from .documents import Document, Skipped
@@ -257,11 +256,10 @@ class Index:
         with self._store("opening the collections"):
             if self.client is None:
                 self.client = make_client(self.settings)
-            # Sentence vectors pooled from chunks are not those encoded alone: tagged apart.
-            models = (model_id(self.embeddings), pooling.sentence_model_id(self.embeddings))
+            model = model_id(self.embeddings)
             names = (f"{self.settings.collection}-chunks", f"{self.settings.collection}-sentences")
             cols = []
-            for name, model in zip(names, models, strict=True):
+            for name in names:
                 col = self.client.get_or_create_collection(
                     name, metadata={"hnsw:space": "cosine", "model": model}
                 )
@@ -601,49 +599,18 @@ class Index:
         """
         old = self._docs.get(doc.id)
         spans = self._split(doc)
-        cols = (self.chunk_col, self.sentence_col)
-        wanted = [{c.id for c in spans.chunks}, {s.id for s in spans.sentences}]
-        have = []
-        for col in cols:
-            with self._store(f"reading the stored vectors of {doc.id!r}"):
-                have.append(set(col.get(where={"doc_id": doc.id}, include=[])["ids"]))
-        new = [w - h for w, h in zip(wanted, have, strict=True)]
-        reused = sum(len(w & h) for w, h in zip(wanted, have, strict=True))
-        report.reused += reused
-        done = [reused]
+        pairs = ((self.chunk_col, spans.chunks), (self.sentence_col, spans.sentences))
+        total = len({s.id for s in spans.chunks}) + len({s.id for s in spans.sentences})
+        done = [0]
 
         def step(n: int) -> None:
             done[0] += n
-            bar.update(n)
             if on_progress is not None:
-                on_progress(doc.id, done[0], sum(map(len, wanted)))
+                on_progress(doc.id, done[0], total)
 
         embedded = report.embedded
-        bar = _bar(progress and sum(map(len, new)) > batch, sum(map(len, new)), doc.id)
-        batches = pooling.encode_spans(self.embeddings, spans.chunks, spans.sentences, *new, batch)
-        step(0)
-        with bar:
-            while True:
-                began = time.perf_counter()
-                part = next(batches, None)
-                if part is None:
-                    break
-                if pace:
-                    # The encoder serves one caller at a time: without a pause the ingest would
-                    # take it back at once and every chat's question would wait behind it all.
-                    time.sleep(pace * (time.perf_counter() - began))
-                for col, (got, vectors) in zip(cols, (part[:2], part[2:]), strict=True):
-                    if got:
-                        with self._store(f"storing the vectors of {doc.id!r}"):
-                            col.upsert(
-                                ids=[x.id for x in got],
-                                embeddings=[list(v) for v in vectors],
-                                documents=[x.text for x in got],
-                                metadatas=[{"doc_id": x.doc_id, "start": x.start, "end": x.end} for x in got],
-                            )
-                report.embedded += len(part[0]) + len(part[2])
-                step(len(part[0]) + len(part[2]))
-        stale = [(col, sorted(h - w)) for col, h, w in zip(cols, have, wanted, strict=True)]
+        stale = [(col, self._upsert(col, doc.id, wanted, report, progress, step, batch, pace))
+                 for col, wanted in pairs]
         self._spans[doc.id] = spans
         if old is None or old.text != doc.text or doc.id not in self._added:
             self._added = {**self._added, doc.id: time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -653,6 +620,39 @@ class Index:
         unchanged = same and report.embedded == embedded and not any(ids for _, ids in stale)
         report.outcomes[doc.id] = "unchanged" if unchanged else "added" if old is None else "updated"
         return [(col, ids) for col, ids in stale if ids]
+
+    def _upsert(self, col, doc_id: str, wanted: list[Span], report: IngestReport, progress: bool,
+                step: Callable[[int], None], batch: int, pace: float = 0.0) -> list[str]:
+        """Embed and store the spans not stored yet; return the ids that are now stale."""
+        with self._store(f"reading the stored vectors of {doc_id!r}"):
+            existing = set(col.get(where={"doc_id": doc_id}, include=[])["ids"])
+        new = [s for s in {s.id: s for s in wanted}.values() if s.id not in existing]
+        reused = existing & {s.id for s in wanted}
+        report.reused += len(reused)
+        step(len(reused))
+        batches = range(0, len(new), batch)
+        if progress and len(new) > batch:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc=f"embedding {doc_id}", unit="batch", leave=False, disable=None)
+        for b in batches:
+            spans = new[b : b + batch]
+            began = time.perf_counter()
+            vectors = self.embeddings.embed_documents([s.embed_text for s in spans])
+            if pace:
+                # The encoder serves one caller at a time: without a pause the ingest would take
+                # it back at once and every chat's question would wait behind the whole ingest.
+                time.sleep(pace * (time.perf_counter() - began))
+            with self._store(f"storing the vectors of {doc_id!r}"):
+                col.upsert(
+                    ids=[s.id for s in spans],
+                    embeddings=[list(v) for v in vectors],
+                    documents=[s.text for s in spans],
+                    metadatas=[{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in spans],
+                )
+            report.embedded += len(spans)
+            step(len(spans))
+        return sorted(existing - {s.id for s in wanted})
 
     def resync(self, progress: bool = False) -> IngestReport | None:
         """Re-embed registered documents whose vectors are missing (after a recovery, or a model or
@@ -707,10 +707,3 @@ class Index:
         with self._store("counting vectors"):
             return {"chunks": chunk_col.count(), "sentences": sentence_col.count()}
 
-
-def _bar(shown: bool, total: int, doc_id: str):
-    """One document's embedding progress (spans), on a terminal only."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=f"embedding {doc_id}", unit="span", leave=False,
-                disable=None if shown else True)

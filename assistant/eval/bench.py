@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import pooling
-from ..chunking import DocSpans
 from ..documents import Document
 from . import metrics as m
 from .baseline import NaiveBaseline, uncached
@@ -76,16 +74,6 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def encoded_texts(spans: DocSpans, embeddings) -> list[str]:
-    """What the ingest encodes: the chunks, and each sentence that no chunk holds or, for a
-    model without token vectors, every sentence (pooling.py)."""
-    if not pooling.pools(embeddings):
-        return [s.embed_text for s in (*spans.chunks, *spans.sentences)]
-    pool = pooling.SentencePool(spans.sentences, [])
-    held = {pool.sentences[i].id for c in spans.chunks for i in pool.under(c)}
-    return [c.embed_text for c in spans.chunks] + [s.embed_text for s in spans.sentences if s.id not in held]
-
-
 def ingest_figures(docs: list[Document], embeddings, tmp: Path):
     """The assistant's ingest and the naive one into fresh stores, and the encode floors."""
     from ..api import Assistant
@@ -96,7 +84,8 @@ def ingest_figures(docs: list[Document], embeddings, tmp: Path):
                                                                   embeddings=embeddings)))
     naive = _timed(lambda: box.update(naive=NaiveBaseline(docs, uncached(embeddings), tmp / "naive")))
     bot, baseline = box["bot"], box["naive"]
-    own_texts = list(dict.fromkeys(t for d in bot.documents for t in encoded_texts(bot.index.spans(d.id), embeddings)))
+    spans = [s for d in bot.documents for s in (*bot.index.spans(d.id).chunks, *bot.index.spans(d.id).sentences)]
+    own_texts = list(dict.fromkeys(s.embed_text for s in spans))
     naive_texts = [t for t in baseline.store.get(include=["documents"])["documents"] if t]
     model = embeddings.model  # the bare SentenceTransformer: the floor is its encode alone
     encode_own = _timed(lambda: model.encode(own_texts, batch_size=64))

@@ -58,8 +58,6 @@ def word_mean_embeddings(vocabulary: list[str], word_vectors: np.ndarray):
     column = {w: i for i, w in enumerate(vocabulary)}
 
     class WordMeanEmbeddings(SentenceTransformerEmbeddings):
-        embed_with_tokens = None  # word means have no token vectors: sentences are averaged alone
-
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             out = np.zeros((len(texts), word_vectors.shape[1]), dtype=np.float32)
             for row, text in enumerate(texts):
