@@ -421,8 +421,8 @@ RULES = {
     "questions about the document get its title / source / last paragraph (question.document_field)":
         ("field_match",),
     "a question naming something no document mentions is refused (question.names)": ("unknown_name",),
-    # Not a word list, but the costliest feature: MiniLM runs again over each read candidate for
-    # its token vectors (issue 26). Measured here whether the reader makes it redundant.
+    # Not a word list, but MiniLM runs again over each read candidate for its token vectors.
+    # Measured here whether the reader makes it redundant (docs/rules.md: it does not, on the article).
     "soft token matching: question words matched to a sentence's token vectors (features.soft_match)":
         ("soft", "soft_question", "soft_own", "soft_weakest"),
 }
