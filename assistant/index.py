@@ -62,6 +62,11 @@ log = logging.getLogger(__name__)
 EXACT_SEARCH_MAX = 20_000
 
 
+def _ef_search(col) -> int | None:
+    """The ef_search a collection searches with (None where the store does not say)."""
+    return ((col.configuration or {}).get("hnsw") or {}).get("ef_search")
+
+
 @dataclass
 class IngestReport:
     """What one ingest changed."""
@@ -259,17 +264,22 @@ class Index:
             model = model_id(self.embeddings)
             names = (f"{self.settings.collection}-chunks", f"{self.settings.collection}-sentences")
             cols = []
-            for name in names:
-                col = self.client.get_or_create_collection(
-                    name, metadata={"hnsw:space": "cosine", "model": model}
-                )
+            # Only the chunks are ever searched by HNSW, so only they carry the search width. The
+            # space goes in the configuration too: a configuration without it means l2, whatever
+            # the metadata says.
+            chunk_config = {"hnsw": {"space": "cosine", "ef_search": self.settings.hnsw_ef_search}}
+            for name, config in zip(names, (chunk_config, None), strict=True):
+                metadata = {"hnsw:space": "cosine", "model": model}
+                col = self.client.get_or_create_collection(name, metadata=metadata, configuration=config)
                 if (col.metadata or {}).get("model") != model:
                     # Vectors from another model are meaningless here: start the collection over;
                     # the documents themselves stay in the registry and are re-embedded by resync().
                     self.client.delete_collection(name)
-                    col = self.client.create_collection(
-                        name, metadata={"hnsw:space": "cosine", "model": model}
-                    )
+                    col = self.client.create_collection(name, metadata=metadata, configuration=config)
+                elif config and _ef_search(col) != self.settings.hnsw_ef_search:
+                    # An existing collection keeps the width it was made with; a process applies a
+                    # changed one when it first loads the HNSW index, which is after this open.
+                    col.modify(configuration={"hnsw": {"ef_search": self.settings.hnsw_ef_search}})
                 cols.append(col)
         self._cols = tuple(cols)
         return self._cols

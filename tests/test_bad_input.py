@@ -339,6 +339,7 @@ def test_an_unwritable_home_is_a_one_line_error(tmp_path):
     ("ASSISTANT_K", "0", "k must be at least 1"),
     ("ASSISTANT_CHUNK_SIZE", "10", "chunk_size must be at least 50"),
     ("ASSISTANT_CHUNK_OVERLAP", "600", "chunk_overlap must be in [0, chunk_size)"),
+    ("ASSISTANT_HNSW_EF_SEARCH", "0", "ASSISTANT_HNSW_EF_SEARCH must be at least 10, got 0"),
 ])
 def test_bad_numeric_settings_are_one_line_errors(tmp_path, var, value, message):
     result = cli(["ask", "Which chips?"], tmp_path / "home", **{var: value})

@@ -109,3 +109,18 @@ def test_the_scale_curve_reports_each_point_and_the_ratios_between_sizes(tmp_pat
         assert r["ask_p50_200_over_100"] == pytest.approx(by[200]["ask_ms"]["p50"] / by[100]["ask_ms"]["p50"])
     plot(result, tmp_path / "scale.png")
     assert (tmp_path / "scale.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_scale_point_past_the_exact_search_sweeps_the_search_width(tmp_path, monkeypatch):
+    """Past the exact search, at each width tried, HNSW over 100 chunks finds the exact top 10."""
+    from assistant.config import Settings
+    from assistant.eval.scale import EF_SEARCH, _prepare, measure_point
+
+    monkeypatch.setattr("assistant.index.EXACT_SEARCH_MAX", 0)
+    sentences, questions = _prepare(tmp_path, 4)
+    p = measure_point(100, tmp_path, questions, sentences, None)
+    assert p["search"] == "hnsw" and p["hnsw_ef_search"] == Settings.load().hnsw_ef_search
+    assert p["recall_at_10_vs_exact"] == 1.0
+    assert list(p["ef_search_sweep"]) == [str(ef) for ef in EF_SEARCH]
+    assert all(w["recall_at_10_vs_exact"] == 1.0 and w["dense_search_ms_p50"] > 0
+               for w in p["ef_search_sweep"].values())

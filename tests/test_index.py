@@ -315,6 +315,18 @@ def test_exact_dense_search_is_chromas_ranking_without_the_approximation(tmp_pat
         assert [s for _, s in exact] == pytest.approx([s for _, s in approx], abs=1e-5)
 
 
+def test_the_approximate_search_width_is_the_configured_one_new_or_old(tmp_path, emb):
+    made = Index(settings_for(tmp_path, hnsw_ef_search=123), emb)
+    made.add([CATS])
+    hnsw = made.chunk_col.configuration["hnsw"]
+    assert (hnsw["ef_search"], hnsw["space"]) == (123, "cosine")
+    # An index made with another width takes the configured one when it is opened again.
+    reopened = Index(settings_for(tmp_path, hnsw_ef_search=456), emb)
+    assert reopened.chunk_col.configuration["hnsw"]["ef_search"] == 456
+    assert reopened.chunk_col.configuration["hnsw"]["space"] == "cosine"
+    assert reopened.documents and reopened.chunk_col.count() == made.chunk_col.count()
+
+
 def test_exact_dense_search_follows_changes(index, emb):
     index.add([CATS])
     vec = emb.embed_query("Dogs were domesticated from wolves")

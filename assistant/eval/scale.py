@@ -34,7 +34,7 @@ from . import metrics as m
 
 CHARS_PER_CHUNK = 470  # measured on these documents: 600-character chunks, 100 of overlap
 SENTENCES_PER_DOC = 200  # about 50 chunks a document
-EF_SEARCH = (100, 200, 400, 800)  # widths of the approximate search tried at the largest points
+EF_SEARCH = (100, 200, 400, 800, 1600)  # widths of the approximate search tried at the HNSW points
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -102,20 +102,26 @@ def measure_point(size: int, work: Path, questions: list[str], sentences: list[s
         asks.append(time.perf_counter() - t)
     peak_serving = _peak_rss_mb()  # before the recall check below fetches every vector
     vectors = [real.embed_query(q) for q in questions]
-    dense, recall = _search(index, vectors, chunks > EXACT_SEARCH_MAX)
+    hnsw = chunks > EXACT_SEARCH_MAX
+    exact = [{i for i, _ in index._exact_nearest(v, 10)} for v in vectors] if hnsw else None
+    dense, recall = _search(index, vectors, exact)
     sweep = {}
-    if chunks > EXACT_SEARCH_MAX:
-        # The approximate (HNSW) path: what searching wider (Chroma's ef_search, 100 by
-        # default) buys in recall, and costs in time.
+    if hnsw and not chroma_url:
+        # What searching narrower or wider (Chroma's ef_search) costs and buys. Chroma applies a
+        # changed width when it next loads the HNSW index, so each width opens a fresh System;
+        # a server keeps its loaded index, so the sweep runs on the embedded store only.
+        from ..repair import forget_system
+
         for ef in EF_SEARCH:
-            index.chunk_col.modify(configuration={"hnsw": {"ef_search": ef}})
-            d, r = _search(index, vectors, True)
+            forget_system(settings.index_dir / "chroma")
+            d, r = _search(Index(settings.with_(hnsw_ef_search=ef), embeddings), vectors, exact)
             sweep[str(ef)] = {"dense_search_ms_p50": 1000 * m.percentile(d, 50), "recall_at_10_vs_exact": float(np.mean(r))}
     return {
         "size": size, "store": store, "documents": len(docs),
         "chunks": chunks, "spans_embedded": report.embedded,
         "ingest_seconds": ingest_s, "ingest_chunks_per_s": chunks / ingest_s,
-        "search": "exact" if chunks <= EXACT_SEARCH_MAX else "hnsw",
+        "search": "hnsw" if hnsw else "exact",
+        "hnsw_ef_search": settings.hnsw_ef_search if hnsw else None,
         "ask_ms": {"p50": 1000 * m.percentile(asks, 50), "p95": 1000 * m.percentile(asks, 95)},
         "dense_search_ms": {"p50": 1000 * m.percentile(dense, 50), "p95": 1000 * m.percentile(dense, 95)},
         "recall_at_10_vs_exact": float(np.mean(recall)) if recall else None,
@@ -125,16 +131,15 @@ def measure_point(size: int, work: Path, questions: list[str], sentences: list[s
     }
 
 
-def _search(index, vectors: list[list[float]], check: bool) -> tuple[list[float], list[float]]:
-    """Seconds of each dense top-10 search and, when `check`, the share of the exact top 10 found."""
+def _search(index, vectors: list[list[float]], exact: list[set[str]] | None) -> tuple[list[float], list[float]]:
+    """Seconds of each dense top-10 search and, given the exact top 10s, the share of each found."""
     dense, recall = [], []
-    for v in vectors:
+    for n, v in enumerate(vectors):
         t = time.perf_counter()
         found = index.dense_chunks(v, 10)
         dense.append(time.perf_counter() - t)
-        if check:
-            exact = {i for i, _ in index._exact_nearest(v, 10)}
-            recall.append(len(exact & {i for i, _ in found}) / 10)
+        if exact is not None:
+            recall.append(len(exact[n] & {i for i, _ in found}) / 10)
     return dense, recall
 
 
