@@ -25,8 +25,9 @@ class Settings:
     chroma_timeout: int = 30
     collection: str = "assistant"
     # How wide Chroma's HNSW search looks (its ef_search; Chroma's default is 100) once the chunks
-    # outgrow the exact search. At 100 k synthetic chunks 100 found 0.62 of the exact top 10 and
-    # 800 found 0.83, for 1.6 ms more per search (docs/speed.md). Used from the next open.
+    # outgrow the exact search. On 30 k chunks with MiniLM vectors 100 found 0.957 of the exact
+    # top 10 and 800 0.963; with the scale bench's synthetic vectors 0.72 and 0.84, for about 2 ms
+    # more per search (docs/speed.md). An existing index takes a changed width when next opened.
     hnsw_ef_search: int = 800
     k: int = 5  # passages returned by retrieve() and shown to the answerer
     chunk_size: int = 600
