@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -52,9 +51,6 @@ FEATURES = ("dense", "dense_question", "lex", "lex_question", "lex_context", "ch
 
 _SOFT = ("soft", "soft_question")  # computed last, for the candidates that survive the prefilter
 _BASE = tuple(f for f in FEATURES if f not in _SOFT)
-# The soft features' MiniLM pass runs beside the reader's pass (separate models, no shared lock):
-# on 2 cores that took about 10 % off a crowded warm ask (docs/speed.md).
-_BESIDE_READER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="soft-match")
 
 # Question-level features for the answer/abstain gate, read off the scored candidates.
 GATE_FEATURES = ("best_logit", "gap", "best_dense", "best_lex", "dense_peak", "lex_peak",
@@ -373,28 +369,20 @@ class ExtractiveAnswerer(AnswererBase):
             }, _BASE, regimes), context=_context(doc, s, leans[s.id])))
         # With a reader only the prefiltered candidates go on: the rest are not worth the token
         # vectors below (a MiniLM pass over each sentence not seen before).
-        if self.reader is None:
-            for c, soft in zip(out, self.soft_match(query, question, out, leans, regimes), strict=True):
-                c.features.update(soft)
-            return out
-        out = prefilter(out)
-        softs = _BESIDE_READER.submit(self.soft_match, query, question, out, leans, regimes)
-        out = self.read(query, out, regimes)
-        for c, soft in zip(out, softs.result(), strict=True):
-            c.features.update(soft)
-        return out
+        out = prefilter(out) if self.reader is not None else out
+        self.soft_match(query, question, out, leans, regimes)
+        return self.read(query, out, regimes)
 
     def soft_match(self, query: str, question: str, cands: list[Candidate],
-                   leans: dict[str, Span | None], regimes: dict[str, float]) -> list[dict[str, float]]:
-        """The soft term-matching features (features.soft_match) of each candidate."""
+                   leans: dict[str, Span | None], regimes: dict[str, float]) -> None:
+        """Add the soft term-matching features (features.soft_match) to these candidates."""
         if not cands:
-            return []
+            return
         spans = [c.span for c in cands]
         extra = list({r.id: r for r in (leans[s.id] for s in spans) if r is not None}.values())
         q_tok, qq_tok, *rest = token_vectors(self.embeddings, [query, question] + [s.text for s in spans + extra])
         ref_tok = {r.id: t for r, t in zip(extra, rest[len(spans):], strict=True)}
         stop = stopword_set()
-        out = []
         for c, own_tok in zip(cands, rest[: len(spans)], strict=True):
             lean = leans[c.span.id]
             # Ranking reads a pronoun-led sentence with what it leans on; the gate judges what the
@@ -403,9 +391,8 @@ class ExtractiveAnswerer(AnswererBase):
             soft_own, soft_weakest = features.soft_match(qq_tok, own_tok, stop)
             soft_question = soft_own if s_tok is own_tok else features.soft_match(qq_tok, s_tok, stop)[0]
             soft = features.soft_match(q_tok, s_tok, stop)[0] if query != question else soft_question
-            out.append({**by_regime({"soft": soft, "soft_question": soft_question}, _SOFT, regimes),
-                        "soft_own": soft_own, "soft_weakest": soft_weakest})
-        return out
+            c.features.update(by_regime({"soft": soft, "soft_question": soft_question}, _SOFT, regimes))
+            c.features.update(soft_own=soft_own, soft_weakest=soft_weakest)
 
     def read(self, query: str, cands: list[Candidate], regimes: dict[str, float]) -> list[Candidate]:
         """The candidates with the reader's logit as a feature (unread when there is no reader)."""
