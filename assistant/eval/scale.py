@@ -185,7 +185,9 @@ def run_scale(sizes: list[int], stores: list[str], questions_n: int = 30) -> dic
                 try:
                     cmd = [sys.executable, "-m", "assistant.eval.scale", "--point", str(size), "--work", str(work)]
                     env = {**os.environ, "HF_HUB_OFFLINE": "1", **({"ASSISTANT_CHROMA_URL": url} if url else {})}
-                    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+                    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                    if out.returncode != 0:  # its traceback, or the hour it ran is lost
+                        raise RuntimeError(f"the {store} point at {size} chunks failed:\n{out.stderr[-3000:]}")
                     point = json.loads(out.stdout.strip().splitlines()[-1])
                     if server is not None:
                         point["server_peak_rss_mb"] = _server_peak_mb(server.pid)
