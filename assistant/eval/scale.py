@@ -2,6 +2,9 @@
 
     assistant bench --scale 1000,10000,100000 [--stores embedded,server] [--out reports/scale.json]
 
+Another HNSW search width: ASSISTANT_HNSW_EF_SEARCH=100 assistant bench --scale ... (each point is
+a process of its own, so each run is built and searched with the width it names).
+
 Each (size, store) point runs in a process of its own, so its peak RSS is its own; with the
 server store a `chroma run` on a free 127.0.0.1 port holds the vectors and its peak RSS is added.
 
@@ -34,7 +37,6 @@ from . import metrics as m
 
 CHARS_PER_CHUNK = 470  # measured on these documents: 600-character chunks, 100 of overlap
 SENTENCES_PER_DOC = 200  # about 50 chunks a document
-EF_SEARCH = (100, 200, 400, 800, 1600)  # widths of the approximate search tried at the HNSW points
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -105,17 +107,6 @@ def measure_point(size: int, work: Path, questions: list[str], sentences: list[s
     hnsw = chunks > EXACT_SEARCH_MAX
     exact = [{i for i, _ in index._exact_nearest(v, 10)} for v in vectors] if hnsw else None
     dense, recall = _search(index, vectors, exact)
-    sweep = {}
-    if hnsw and not chroma_url:
-        # What searching narrower or wider (Chroma's ef_search) costs and buys. Chroma applies a
-        # changed width when it next loads the HNSW index, so each width opens a fresh System;
-        # a server keeps its loaded index, so the sweep runs on the embedded store only.
-        from ..repair import forget_system
-
-        for ef in EF_SEARCH:
-            forget_system(settings.index_dir / "chroma")
-            d, r = _search(Index(settings.with_(hnsw_ef_search=ef), embeddings), vectors, exact)
-            sweep[str(ef)] = {"dense_search_ms_p50": 1000 * m.percentile(d, 50), "recall_at_10_vs_exact": float(np.mean(r))}
     return {
         "size": size, "store": store, "documents": len(docs),
         "chunks": chunks, "spans_embedded": report.embedded,
@@ -125,7 +116,6 @@ def measure_point(size: int, work: Path, questions: list[str], sentences: list[s
         "ask_ms": {"p50": 1000 * m.percentile(asks, 50), "p95": 1000 * m.percentile(asks, 95)},
         "dense_search_ms": {"p50": 1000 * m.percentile(dense, 50), "p95": 1000 * m.percentile(dense, 95)},
         "recall_at_10_vs_exact": float(np.mean(recall)) if recall else None,
-        "ef_search_sweep": sweep or None,
         "peak_rss_mb": peak_serving,
         "peak_rss_mb_with_recall_check": _peak_rss_mb(),
     }
