@@ -327,6 +327,18 @@ def test_the_approximate_search_width_is_the_configured_one_new_or_old(tmp_path,
     assert reopened.documents and reopened.chunk_col.count() == made.chunk_col.count()
 
 
+def test_reopening_reads_the_stored_ids_in_pages_and_keeps_them_all(tmp_path, emb, monkeypatch):
+    Index(settings_for(tmp_path), emb).add([CATS, DOGS])
+    chunks, sentences = expected_ids(Index(settings_for(tmp_path), emb), "cats")
+    monkeypatch.setattr("assistant.index._ID_PAGE", 2)  # many pages, the last one short
+    calls = emb.calls
+    reopened = Index(settings_for(tmp_path), emb)
+    assert stored_ids(reopened.chunk_col, "cats") == chunks and stored_ids(reopened.sentence_col, "cats") == sentences
+    assert [d.id for d in reopened.documents] == ["cats", "dogs"] and emb.calls == calls  # nothing re-embedded
+    assert all(len(have) == col.count() for have, col in
+               zip(reopened._stored_doc_ids(), (reopened.chunk_col, reopened.sentence_col), strict=True))
+
+
 def test_exact_dense_search_follows_changes(index, emb):
     index.add([CATS])
     vec = emb.embed_query("Dogs were domesticated from wolves")
