@@ -310,7 +310,7 @@ class Index:
         for col in self._collections():
             have: dict[str, str | None] = {}
             # In pages: one get of everything fails past about 32 k rows ("too many SQL
-            # variables", measured on a 100 k-chunk index), and the index could not be opened.
+            # variables": 30,000 read, 35,000 fail), so a big index could not be opened again.
             while True:
                 with self._store("reading the stored ids"):
                     got = col.get(include=["metadatas"], limit=_ID_PAGE, offset=len(have))

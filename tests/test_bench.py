@@ -111,7 +111,6 @@ def test_the_scale_curve_reports_each_point_and_the_ratios_between_sizes(tmp_pat
     assert (tmp_path / "scale.png").read_bytes()[:4] == b"\x89PNG"
 
 
-
 def test_a_scale_point_past_the_exact_search_reports_the_search_width(tmp_path, monkeypatch):
     """Past the exact search, HNSW at the configured width finds the exact top 10 of 100 chunks."""
     from assistant.eval.scale import _prepare, measure_point
