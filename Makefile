@@ -63,7 +63,7 @@ bench: install
 # The scale curve (about an hour on 2 cores): reports/scale.json and the plot in docs/.
 bench-scale: install
 	mkdir -p reports
-	HF_HUB_OFFLINE=1 $(BIN)/assistant bench --scale 1000,10000,100000 --plot docs/scale.png > reports/scale.json
+	HF_HUB_OFFLINE=1 $(BIN)/assistant bench --scale 1000,10000,100000 --json --plot docs/scale.png > reports/scale.json
 
 # Train the reader (assistant/reader_adapter/: a LoRA adapter on the packaged MiniLM) on the fit data of
 # the shared benchmarks, fixed seeds, and score it on the held-out lists (reports/reader/heldout.json);

@@ -278,7 +278,7 @@ def _print_metrics(metrics: dict, limits: dict, title: str = "") -> None:
 @click.option("--rounds", type=click.IntRange(min=5), default=50, show_default=True, help="Warm asks to time.")
 @click.option("--cold-runs", type=click.IntRange(min=0), default=3, show_default=True,
               help="Fresh `assistant ask` processes to time against the import floor (0: skip).")
-@click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (default: a table of the same figures).")
 @click.option("--scale", default=None, metavar="SIZES",
               help="Instead: the scale curve at these chunk counts (e.g. 1000,10000,100000): ingest "
                    "throughput, ask and dense-search latency, recall@10 against exact search, peak RSS.")
@@ -295,7 +295,7 @@ def _print_metrics(metrics: dict, limits: dict, title: str = "") -> None:
               help="With --ui: how long each app is loaded.")
 def bench(corpus: Path | None, questions: Path | None, rounds: int, cold_runs: int, as_json: bool,
           scale: str | None, stores: str, plot: Path | None, ui_load: bool, clients: int, seconds: float) -> None:
-    """Ingest, warm and cold asks, each as a ratio to its floor in the same run; print JSON."""
+    """Ingest, warm and cold asks, each as a ratio to its floor in the same run."""
     if scale is not None:
         from .eval import scale as sc
 
@@ -309,7 +309,7 @@ def bench(corpus: Path | None, questions: Path | None, rounds: int, cold_runs: i
         result = sc.run_scale(sizes, kinds)
         if plot is not None:
             sc.plot(result, plot)
-        click.echo(json.dumps(result, indent=2))
+        _print_figures(result, as_json, "scale curve")
         return
     from .config import Settings
     from .eval import bench as cb
@@ -329,10 +329,27 @@ def bench(corpus: Path | None, questions: Path | None, rounds: int, cold_runs: i
 
         bot = Assistant.open()
         bot.warm_up()  # as `assistant ui` does: the first clients must not pay for loading
-        click.echo(json.dumps(run_ui_bench(bot, asked, clients, seconds), indent=2))
+        _print_figures(run_ui_bench(bot, asked, clients, seconds), as_json, "UI under load")
         return
     result = {"corpus": str(corpus or settings.corpus_dir), **cb.run_corpus_bench(docs, asked, rounds, cold_runs)}
-    click.echo(json.dumps(result, indent=2))
+    _print_figures(result, as_json, "bench")
+
+
+def _print_figures(result: dict, as_json: bool, title: str) -> None:
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from .eval.report import figure_rows
+
+    table = Table(title=f"{title} (ratios are to the floor measured in the same run; --json for JSON)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in figure_rows(result):
+        table.add_row(name, value)
+    Console().print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

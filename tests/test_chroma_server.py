@@ -2,66 +2,29 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from fakes import CountingEmbeddings
 
+from assistant import chroma_server
 from assistant.api import Assistant
+from assistant.chroma_server import free_port
+from assistant.chroma_server import stop as stop_server
 from assistant.config import Settings
 from assistant.errors import IndexStoreError
 from assistant.index import Index
 
 pytestmark = pytest.mark.integration
 
-CHROMA = Path(sys.executable).with_name("chroma")
-STARTUP_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def heartbeat(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
 
 def start_server(data: Path, port: int) -> subprocess.Popen:
-    """`chroma run` on 127.0.0.1:port over data, once its heartbeat answers (log beside data)."""
-    url = f"http://127.0.0.1:{port}"
-    log = (data.parent / f"chroma-{port}.log").open("a")
-    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    log.close()  # the child holds its own handle
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not heartbeat(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_server(proc)
-            tail = Path(log.name).read_text(errors="replace")[-2000:]
-            pytest.fail(f"chroma server did not come up on {url} (exit {proc.poll()}):\n{tail}")
-        time.sleep(0.25)
-    return proc
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    """Terminate, then kill if it lingers."""
-    proc.terminate()
+    """`chroma run` on 127.0.0.1:port over data, once its heartbeat answers; fails the test if it does not."""
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=15)
+        return chroma_server.start(data, port)[0]
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")

@@ -251,3 +251,28 @@ def test_remove_takes_a_document_out_and_docs_lists_the_rest(env, tmp_path):
     missing = invoke(["remove", "dogs"], env)
     assert missing.exit_code == 1
     assert_one_line_error(missing.stderr, missing.stdout, "no document 'dogs' in the index; see `assistant docs`")
+
+
+SCALE_RESULT = {"points": [{"store": "embedded", "size": 1000, "ask_ms": {"p50": 120.25}},
+                           {"store": "server", "size": 1000, "ask_ms": {"p50": 131.5}}],
+                "ratios": {"server": {"ask_p50_1000_over_100": 1.0625}}}
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_bench_prints_a_table_for_people_and_json_when_asked(monkeypatch, as_json):
+    """The scale curve's measuring is swapped for a fixed result: this checks only how it is printed."""
+    from assistant.eval import scale
+
+    monkeypatch.setattr(scale, "run_scale", lambda sizes, stores: SCALE_RESULT)
+    run = CliRunner().invoke(main, ["bench", "--scale", "1000", *(["--json"] if as_json else [])],
+                             terminal_width=200)
+    assert run.exit_code == 0, run.output
+    if as_json:
+        assert json.loads(run.output) == SCALE_RESULT
+        return
+    lines = run.output.splitlines()
+    # Each scale point is named by its store and size, each figure by its path, numbers to 3 places.
+    assert any("points.embedded 1000.ask_ms.p50" in ln and "120.250" in ln for ln in lines), run.output
+    assert any("points.server 1000.ask_ms.p50" in ln and "131.500" in ln for ln in lines), run.output
+    assert any("ratios.server.ask_p50_1000_over_100" in ln and "1.062" in ln for ln in lines), run.output
+    assert any("size" in ln and "1000" in ln for ln in lines)  # ints stay ints

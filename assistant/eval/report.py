@@ -87,6 +87,22 @@ def flat_table(flat: dict[str, Any]) -> str:
     return head + "\n\n" + "\n".join(rows)
 
 
+def figure_rows(result: Any, path: str = "") -> list[tuple[str, str]]:
+    """A nested bench result as (dotted name, value) rows, for a terminal table."""
+    if isinstance(result, dict):
+        # A scale point names itself by store and size rather than by its place in the list.
+        items = result.items()
+    elif isinstance(result, list):
+        items = ((f"{v['store']} {v['size']}" if isinstance(v, dict) and {"store", "size"} <= v.keys() else str(i), v)
+                 for i, v in enumerate(result))
+    else:
+        return [(path, _number(result) if isinstance(result, int | float) else str(result))]
+    rows = []
+    for key, value in items:
+        rows += figure_rows(value, f"{path}.{key}" if path else str(key))
+    return rows
+
+
 def _number(v: Any) -> str:
     if v is None:
         return ""

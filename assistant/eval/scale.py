@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import chroma_server
 from ..documents import Document
 from . import metrics as m
 
@@ -171,7 +172,7 @@ def run_scale(sizes: list[int], stores: list[str], questions_n: int = 30) -> dic
             for size in sizes:
                 server = url = None
                 if store == "server":
-                    server, url = _start_chroma(work / f"chroma-{size}")
+                    server, url = chroma_server.start(work / f"chroma-{size}")
                 try:
                     cmd = [sys.executable, "-m", "assistant.eval.scale", "--point", str(size), "--work", str(work)]
                     env = {**os.environ, "HF_HUB_OFFLINE": "1", **({"ASSISTANT_CHROMA_URL": url} if url else {})}
@@ -183,8 +184,7 @@ def run_scale(sizes: list[int], stores: list[str], questions_n: int = 30) -> dic
                         point["server_peak_rss_mb"] = _server_peak_mb(server.pid)
                 finally:
                     if server is not None:
-                        server.terminate()
-                        server.wait(timeout=30)
+                        chroma_server.stop(server)
                 print(json.dumps(point), file=sys.stderr)
                 points.append(point)
     return {"points": points, "ratios": _ratios(points, sizes)}
@@ -204,30 +204,6 @@ def _ratios(points: list[dict], sizes: list[int]) -> dict[str, Any]:
                 f"peak_rss_mb_at_{hi}": by[hi]["peak_rss_mb"] + (by[hi].get("server_peak_rss_mb") or 0),
             }
     return out
-
-
-def _start_chroma(data: Path):
-    import socket
-    import urllib.request
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2):
-                return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.25)
-    proc.kill()
-    raise RuntimeError(f"chroma run did not answer on {url} within 60 s")
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
