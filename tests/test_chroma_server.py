@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from fakes import CountingEmbeddings
 
-from assistant import chroma_server
 from assistant.api import Assistant
-from assistant.chroma_server import free_port
-from assistant.chroma_server import stop as stop_server
 from assistant.config import Settings
 from assistant.errors import IndexStoreError
+from assistant.eval import chroma_server
+from assistant.eval.chroma_server import free_port
+from assistant.eval.chroma_server import stop as stop_server
 from assistant.index import Index
 
 pytestmark = pytest.mark.integration

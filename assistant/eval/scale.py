@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import chroma_server
 from ..documents import Document
+from . import chroma_server
 from . import metrics as m
 
 CHARS_PER_CHUNK = 470  # measured on these documents: 600-character chunks, 100 of overlap
