@@ -103,10 +103,17 @@ def test_the_scale_curve_reports_each_point_and_the_ratios_between_sizes(tmp_pat
         assert p["ingest_chunks_per_s"] > 0 and 0 < p["ask_ms"]["p50"] <= p["ask_ms"]["p95"]
         assert p["peak_rss_mb"] > 100
     assert all(p["server_peak_rss_mb"] > 0 for p in points if p["store"] == "server")
+    for p in points:  # a fresh process reopened each built index: nothing to mend or re-embed
+        again = p["reopened"]
+        assert again["notes_on_open"] == [] and again["open_seconds"] > 0 and again["first_ask_seconds"] > 0
+        assert 0 < again["ask_ms"]["p50"] <= again["ask_ms"]["p95"] and again["peak_rss_mb"] > 100
+        assert (again.get("server_peak_rss_mb") or 0) > 0 if p["store"] == "server" else "server_peak_rss_mb" not in again
     for store in ("embedded", "server"):
         r = result["ratios"][store]
         by = {p["size"]: p for p in points if p["store"] == store}
         assert r["ask_p50_200_over_100"] == pytest.approx(by[200]["ask_ms"]["p50"] / by[100]["ask_ms"]["p50"])
+        assert r["reopened_ask_p50_200_over_100"] == pytest.approx(
+            by[200]["reopened"]["ask_ms"]["p50"] / by[100]["reopened"]["ask_ms"]["p50"])
     plot(result, tmp_path / "scale.png")
     assert (tmp_path / "scale.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -7,6 +7,8 @@ a process of its own, so each run is built and searched with the width it names)
 
 Each (size, store) point runs in a process of its own, so its peak RSS is its own; with the
 server store a `chroma run` on a free 127.0.0.1 port holds the vectors and its peak RSS is added.
+A second fresh process then reopens the built index (the server restarted too) and asks the same
+questions: `reopened` is what a server restarted on that index costs, without the ingest's peak.
 
 The bulk is synthetic but shaped like real text. Documents are real sentences of the shared SQuAD
 articles, recombined with a fixed seed. Their vectors are the mean of the MiniLM vectors of their
@@ -122,6 +124,42 @@ def measure_point(size: int, work: Path, questions: list[str], sentences: list[s
     }
 
 
+def serve_point(size: int, work: Path, questions: list[str], chroma_url: str | None) -> dict[str, Any]:
+    """The built index opened by a fresh process, as a server after a restart: open, first and warm asks, RSS."""
+    from ..api import Assistant
+    from ..config import Settings
+
+    vocab = json.loads((work / "vocabulary.json").read_text(encoding="utf-8"))
+    store = "server" if chroma_url else "embedded"
+    settings = Settings.load(index_dir=work / f"index-{store}-{size}", chroma_url=chroma_url)
+    embeddings = word_mean_embeddings(vocab, np.load(work / "word_vectors.npy"))
+    t0 = time.perf_counter()
+    bot = Assistant.open(settings, embeddings=embeddings)
+    opened = time.perf_counter()
+    bot.ask(questions[0])  # builds BM25 and loads the reader: what the first user waits for
+    first = time.perf_counter()
+    asks = []
+    for i, q in enumerate(questions):
+        t = time.perf_counter()
+        bot.ask(f"{q} ({i})")
+        asks.append(time.perf_counter() - t)
+    return {
+        "open_seconds": opened - t0, "first_ask_seconds": first - opened,
+        "ask_ms": {"p50": 1000 * m.percentile(asks, 50), "p95": 1000 * m.percentile(asks, 95)},
+        # Anything opening had to mend or re-embed (a complete index: nothing).
+        "notes_on_open": list(bot.index.recovered),
+        "peak_rss_mb": _own_peak_rss_mb(),
+    }
+
+
+def _own_peak_rss_mb() -> int:
+    """This process's peak RSS since exec (VmHWM), without what the parent had (ru_maxrss keeps that)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return _peak_rss_mb()
+
+
 def _search(index, vectors: list[list[float]], exact: list[set[str]] | None) -> tuple[list[float], list[float]]:
     """Seconds of each dense top-10 search and, given the exact top 10s, the share of each found."""
     dense, recall = [], []
@@ -180,8 +218,19 @@ def run_scale(sizes: list[int], stores: list[str], questions_n: int = 30) -> dic
                     if out.returncode != 0:  # its traceback, or the hour it ran is lost
                         raise RuntimeError(f"the {store} point at {size} chunks failed:\n{out.stderr[-3000:]}")
                     point = json.loads(out.stdout.strip().splitlines()[-1])
+                    # The ingesting process's peak holds the ingest; a restarted one's does not. The
+                    # server is restarted too, so its peak is that of serving the store it reloads.
                     if server is not None:
                         point["server_peak_rss_mb"] = _server_peak_mb(server.pid)
+                        chroma_server.stop(server)
+                        server, url = chroma_server.start(work / f"chroma-{size}")
+                        env["ASSISTANT_CHROMA_URL"] = url
+                    out = subprocess.run([*cmd, "--serve"], env=env, capture_output=True, text=True)
+                    if out.returncode != 0:
+                        raise RuntimeError(f"reopening the {store} index of {size} chunks failed:\n{out.stderr[-3000:]}")
+                    point["reopened"] = json.loads(out.stdout.strip().splitlines()[-1])
+                    if server is not None:
+                        point["reopened"]["server_peak_rss_mb"] = _server_peak_mb(server.pid)
                 finally:
                     if server is not None:
                         chroma_server.stop(server)
@@ -203,6 +252,12 @@ def _ratios(points: list[dict], sizes: list[int]) -> dict[str, Any]:
                 f"recall_at_10_at_{hi}": by[hi]["recall_at_10_vs_exact"],
                 f"peak_rss_mb_at_{hi}": by[hi]["peak_rss_mb"] + (by[hi].get("server_peak_rss_mb") or 0),
             }
+            if "reopened" in by[hi] and "reopened" in by[lo]:
+                again = {n: by[n]["reopened"] for n in (lo, hi)}
+                out[store] |= {
+                    f"reopened_ask_p50_{hi}_over_{lo}": again[hi]["ask_ms"]["p50"] / again[lo]["ask_ms"]["p50"],
+                    f"reopened_peak_rss_mb_at_{hi}": again[hi]["peak_rss_mb"] + (again[hi].get("server_peak_rss_mb") or 0),
+                }
     return out
 
 
@@ -218,6 +273,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
         pts = sorted((p for p in result["points"] if p["store"] == store), key=lambda p: p["chunks"])
         xs = [p["chunks"] for p in pts]
         ax.plot(xs, [p["ask_ms"]["p50"] for p in pts], marker="o", label=f"ask p50, {store}")
+        if all("reopened" in p for p in pts):
+            ax.plot(xs, [p["reopened"]["ask_ms"]["p50"] for p in pts], marker="^", ls=":",
+                    label=f"ask p50, {store}, reopened")
         ax.plot(xs, [p["dense_search_ms"]["p50"] for p in pts], marker="s", ls="--", label=f"dense search p50, {store}")
     ax.set_xscale("log"), ax.set_yscale("log")
     ax.set_xlabel("chunks in the index"), ax.set_ylabel("ms")
@@ -231,10 +289,14 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--point", type=int, help=argparse.SUPPRESS)  # one point, in this process
     ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # reopen the point's index
     args = ap.parse_args(argv)
     inputs = json.loads((args.work / "inputs.json").read_text(encoding="utf-8"))
-    point = measure_point(args.point, args.work, inputs["questions"], inputs["sentences"],
-                          os.environ.get("ASSISTANT_CHROMA_URL") or None)
+    url = os.environ.get("ASSISTANT_CHROMA_URL") or None
+    if args.serve:
+        point = serve_point(args.point, args.work, inputs["questions"], url)
+    else:
+        point = measure_point(args.point, args.work, inputs["questions"], inputs["sentences"], url)
     print(json.dumps(point))
 
 
