@@ -287,8 +287,9 @@ class Index:
 
     def _open_store(self) -> None:
         """Connect, reconcile the vectors with the registry; move a corrupt embedded DB aside."""
+        registered = self._registered_ids()  # hashed once: 810 k span ids at 100 k chunks take seconds
         try:
-            stored = self._stored_doc_ids()
+            stored = self._stored_doc_ids(registered)
         except IndexStoreError as exc:
             cause = exc.__context__
             if not (self._owns_client and not self.settings.chroma_url and is_corrupt(cause)):
@@ -301,22 +302,29 @@ class Index:
                 f"the Chroma database at {path} was unreadable ({str(cause)[:120]}); moved it to "
                 f"{moved} and started a new one"
             )
-            stored = self._stored_doc_ids()
-        self._reconcile(stored)
+            stored = self._stored_doc_ids(registered)
+        self._reconcile(stored, registered)
 
-    def _stored_doc_ids(self) -> list[dict[str, str | None]]:
+    def _registered_ids(self) -> list[dict[str, str]]:
+        """{span id: doc_id} of every registered document, for the chunks and the sentences collection."""
+        out: list[dict[str, str]] = [{}, {}]
+        for doc_id in self._docs:
+            spans = self.spans(doc_id)
+            for n, group in enumerate((spans.chunks, spans.sentences)):
+                out[n].update((s.id, doc_id) for s in group)
+        return out
+
+    def _stored_doc_ids(self, registered: list[dict[str, str]]) -> list[dict[str, str | None]]:
         """{vector id: doc_id} per collection (ids and metadata only, no vectors)."""
         out = []
-        for n, col in enumerate(self._collections()):
+        for col, expected in zip(self._collections(), registered, strict=True):
             # A server's collection holds other registries' vectors too: only a scan finds ours.
-            found = None if self.settings.chroma_url else self._expected_found(col, n)
+            found = None if self.settings.chroma_url else self._expected_found(col, expected)
             out.append(found if found is not None else self._all_stored(col))
         return out
 
-    def _expected_found(self, col, n: int) -> dict[str, str | None] | None:
+    def _expected_found(self, col, expected: dict[str, str]) -> dict[str, str | None] | None:
         """The registered spans' ids the collection holds, looked up by id; None when it holds others."""
-        expected = {s.id: doc_id for doc_id in self._docs
-                    for s in (self.spans(doc_id).chunks, self.spans(doc_id).sentences)[n]}
         ids = list(expected)
         found: dict[str, str | None] = {}
         for b in range(0, len(ids), _ID_PAGE):
@@ -341,17 +349,16 @@ class Index:
             if len(got["ids"]) < _ID_PAGE:
                 return have
 
-    def _reconcile(self, stored: list[dict[str, str | None]]) -> None:
+    def _reconcile(self, stored: list[dict[str, str | None]], registered: list[dict[str, str]]) -> None:
         """Delete vectors the registry does not expect; remember documents that lack some."""
         shared = bool(self.settings.chroma_url)
         orphans: set[str] = set()
         n_orphan = n_stale = 0
         doomed: list[list[str]] = []
-        for n, have in enumerate(stored):
-            expected: dict[str, set[str]] = {}
-            for doc_id in self._docs:
-                spans = self.spans(doc_id)
-                expected[doc_id] = {s.id for s in (spans.chunks, spans.sentences)[n]}
+        for have, ours in zip(stored, registered, strict=True):
+            expected: dict[str, set[str]] = {doc_id: set() for doc_id in self._docs}
+            for vid, doc_id in ours.items():
+                expected[doc_id].add(vid)
             extra = []
             for vid, doc_id in have.items():
                 if doc_id in expected:

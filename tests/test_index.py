@@ -336,7 +336,7 @@ def test_reopening_reads_the_stored_ids_in_pages_and_keeps_them_all(tmp_path, em
     assert stored_ids(reopened.chunk_col, "cats") == chunks and stored_ids(reopened.sentence_col, "cats") == sentences
     assert [d.id for d in reopened.documents] == ["cats", "dogs"] and emb.calls == calls  # nothing re-embedded
     assert all(len(have) == col.count() for have, col in
-               zip(reopened._stored_doc_ids(), (reopened.chunk_col, reopened.sentence_col), strict=True))
+               zip(reopened._stored_doc_ids(reopened._registered_ids()), (reopened.chunk_col, reopened.sentence_col), strict=True))
 
 
 def test_reopening_a_complete_index_looks_its_ids_up_without_reading_every_row(tmp_path, emb, monkeypatch):

@@ -90,9 +90,9 @@ def flat_table(flat: dict[str, Any]) -> str:
 def figure_rows(result: Any, path: str = "") -> list[tuple[str, str]]:
     """A nested bench result as (dotted name, value) rows, for a terminal table."""
     if isinstance(result, dict):
-        # A scale point names itself by store and size rather than by its place in the list.
         items = result.items()
     elif isinstance(result, list):
+        # A scale point names itself by store and size rather than by its place in the list.
         items = ((f"{v['store']} {v['size']}" if isinstance(v, dict) and {"store", "size"} <= v.keys() else str(i), v)
                  for i, v in enumerate(result))
     else:

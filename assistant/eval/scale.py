@@ -148,16 +148,8 @@ def serve_point(size: int, work: Path, questions: list[str], chroma_url: str | N
         "ask_ms": {"p50": 1000 * m.percentile(asks, 50), "p95": 1000 * m.percentile(asks, 95)},
         # Anything opening had to mend or re-embed (a complete index: nothing).
         "notes_on_open": list(bot.index.recovered),
-        "peak_rss_mb": _own_peak_rss_mb(),
+        "peak_rss_mb": _hwm_mb(),
     }
-
-
-def _own_peak_rss_mb() -> int:
-    """This process's peak RSS since exec (VmHWM), without what the parent had (ru_maxrss keeps that)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) // 1024
-    return _peak_rss_mb()
 
 
 def _search(index, vectors: list[list[float]], exact: list[set[str]] | None) -> tuple[list[float], list[float]]:
@@ -190,7 +182,8 @@ def _prepare(work: Path, questions_n: int) -> tuple[list[str], list[str]]:
     return pool, asked
 
 
-def _server_peak_mb(pid: int) -> int | None:
+def _hwm_mb(pid: int | str = "self") -> int | None:
+    """A process's peak RSS since its exec (VmHWM): ru_maxrss would also keep the parent's pages."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -221,7 +214,7 @@ def run_scale(sizes: list[int], stores: list[str], questions_n: int = 30) -> dic
                     # The ingesting process's peak holds the ingest; a restarted one's does not. The
                     # server is restarted too, so its peak is that of serving the store it reloads.
                     if server is not None:
-                        point["server_peak_rss_mb"] = _server_peak_mb(server.pid)
+                        point["server_peak_rss_mb"] = _hwm_mb(server.pid)
                         chroma_server.stop(server)
                         server, url = chroma_server.start(work / f"chroma-{size}")
                         env["ASSISTANT_CHROMA_URL"] = url
@@ -230,7 +223,7 @@ def run_scale(sizes: list[int], stores: list[str], questions_n: int = 30) -> dic
                         raise RuntimeError(f"reopening the {store} index of {size} chunks failed:\n{out.stderr[-3000:]}")
                     point["reopened"] = json.loads(out.stdout.strip().splitlines()[-1])
                     if server is not None:
-                        point["reopened"]["server_peak_rss_mb"] = _server_peak_mb(server.pid)
+                        point["reopened"]["server_peak_rss_mb"] = _hwm_mb(server.pid)
                 finally:
                     if server is not None:
                         chroma_server.stop(server)
